@@ -1,0 +1,33 @@
+"""SQL schema. Each feature has its own module; importing this package
+registers all of them on ``Base.metadata`` (Alembic autogenerate reads it)."""
+
+from assetdb.schema.base import Base, utcnow
+from assetdb.schema.catalogue import (
+    STATE_FAILED,
+    STATE_INDEXED,
+    STATE_MISSING,
+    STATE_PENDING,
+    Asset,
+    Keyframe,
+    Meta,
+    Segment,
+    StageRun,
+    TextEntry,
+    Vector,
+)
+
+__all__ = [
+    "STATE_FAILED",
+    "STATE_INDEXED",
+    "STATE_MISSING",
+    "STATE_PENDING",
+    "Asset",
+    "Base",
+    "Keyframe",
+    "Meta",
+    "Segment",
+    "StageRun",
+    "TextEntry",
+    "Vector",
+    "utcnow",
+]
