@@ -15,6 +15,7 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
+from assetdb.schema.sound import AudioSegment, AudioTrack, Transcript, TranscriptSegment  # noqa: F401
 
 __all__ = [
     "STATE_FAILED",
