@@ -77,7 +77,6 @@ class SpeechStretch:
 
 def per_second(probs: np.ndarray, duration_s: float) -> list[float]:
     """Mean speech probability per whole second of the timeline."""
-    per = int(round(1.0 / FRAME_S))  # ~31 windows a second
     n_sec = int(np.ceil(duration_s)) if duration_s > 0 else 0
     out = []
     for s in range(n_sec):
@@ -85,7 +84,6 @@ def per_second(probs: np.ndarray, duration_s: float) -> list[float]:
         b = max(a + 1, int((s + 1) / FRAME_S))
         seg = probs[a:b]
         out.append(round(float(seg.mean()), 3) if len(seg) else 0.0)
-    del per
     return out
 
 
