@@ -26,6 +26,8 @@ SAMPLE_RATE = 16_000
 SILENCE_PEAK = 1e-4
 # Give up on a stream after this many packets fail to decode with nothing decoded.
 MAX_LEADING_ERRORS = 50
+# Decoding less than this share of the declared duration marks the track partial.
+TRUNCATED_RATIO = 0.9
 
 STATUS_OK = "ok"
 STATUS_PARTIAL = "partial"  # decoded, but some packets failed
@@ -84,7 +86,17 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
         for rf in frames:
             chunks.append(rf.to_ndarray().reshape(-1))
 
-    for packet in container.demux(stream):
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except (av.error.FFmpegError, ValueError) as exc:
+            # a damaged container: keep what was decoded up to here
+            errors += 1
+            last_error = f"demux: {type(exc).__name__}: {exc}"
+            break
         try:
             frames = packet.decode()
         except (av.error.FFmpegError, ValueError) as exc:
@@ -118,6 +130,14 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
             last_error = f"{type(exc).__name__}: {exc}"
     samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
     return samples, errors, first_time, last_error
+
+
+def _declared_duration(container, stream) -> float | None:  # noqa: ANN001
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1e6
+    return None
 
 
 def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
@@ -163,9 +183,15 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
             layout = cc.layout.name if cc is not None and cc.layout is not None else None
             channels = cc.layout.nb_channels if cc is not None and cc.layout is not None else None
             status, reason = STATUS_OK, None
+            problems = []
             if errors:
-                status = STATUS_PARTIAL
-                reason = f"{errors} packets failed to decode; last: {last_error}"
+                problems.append(f"{errors} packets failed to decode (last: {last_error})")
+            expected = _declared_duration(container, stream)
+            got = len(samples) / sample_rate
+            if expected and got < expected * TRUNCATED_RATIO:
+                problems.append(f"decoded {got:.2f} s of the {expected:.2f} s the file declares")
+            if problems:
+                status, reason = STATUS_PARTIAL, "; ".join(problems)
             if float(np.abs(samples).max()) < SILENCE_PEAK:
                 status = STATUS_SILENT
                 reason = "the audio is digital silence (peak below -80 dBFS)"

@@ -35,6 +35,7 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from assetdb.errors import MediaError
 from indexer.audio import SAMPLE_RATE, DecodedAudio, decode_audio
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
@@ -279,7 +280,10 @@ def analyse(path: Path, spans: list[Span] | None = None, *, vad=None) -> AudioRe
     """Decode ``path`` and featurise ``spans`` (default: the whole file as one span)."""
     from indexer.vad import MODEL_ID, SileroVad
 
-    audio = decode_audio(path)
+    try:
+        audio = decode_audio(path)
+    except MediaError as exc:
+        return AudioResult("undecodable", str(exc), {})
     track: dict[str, Any] = {
         "stream_index": audio.stream_index,
         "codec": audio.codec,

@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from assetdb.errors import ModelUnavailable
+from assetdb.errors import MediaError, ModelUnavailable
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
@@ -219,8 +219,11 @@ class Transcriber:
     def transcribe_path(self, path: Path) -> TranscriptResult:
         from indexer.audio import decode_audio
 
-        audio = decode_audio(path)
-        if not audio.usable:
+        try:
+            audio = decode_audio(path)
+        except MediaError as exc:
+            return TranscriptResult("undecodable", str(exc), self.model_id)
+        if not audio.usable or audio.status == "silent":
             return TranscriptResult(audio.status, audio.reason, self.model_id)
         return self.transcribe_samples(audio.samples, audio.sample_rate)
 
