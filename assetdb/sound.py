@@ -166,8 +166,12 @@ def find_spoken(
     if not words:
         raise QueryError("the query has no words")
     stmt = select(
-        TranscriptSegment.asset_id, TranscriptSegment.segment_id, TranscriptSegment.start_ms,
-        TranscriptSegment.end_ms, TranscriptSegment.text, TranscriptSegment.words,
+        TranscriptSegment.asset_id,
+        TranscriptSegment.segment_id,
+        TranscriptSegment.start_ms,
+        TranscriptSegment.end_ms,
+        TranscriptSegment.text,
+        TranscriptSegment.words,
     )
     for w in words:
         stmt = stmt.where(TranscriptSegment.text.ilike(f"%{w}%"))
@@ -181,8 +185,13 @@ def find_spoken(
             t = a / 1000.0
         else:
             found = session.execute(
-                select(Segment.id, Segment.time_base_num, Segment.time_base_den, Segment.start_ts,
-                       Segment.end_ts).where(Segment.asset_id == aid)
+                select(
+                    Segment.id,
+                    Segment.time_base_num,
+                    Segment.time_base_den,
+                    Segment.start_ts,
+                    Segment.end_ts,
+                ).where(Segment.asset_id == aid)
             ).all()
             for seg_id, num, den, s0, s1 in found:
                 if s0 * num / den <= t < s1 * num / den:
@@ -229,12 +238,18 @@ def _timecode(seconds: float, sep: str) -> str:
 def format_transcript(rows: list[tuple[float, float, str]], fmt: str) -> str:
     fmt = fmt.lower()
     if fmt not in EXPORT_FORMATS:
-        raise QueryError(f"unknown transcript format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+        raise QueryError(
+            f"unknown transcript format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}"
+        )
     if fmt == "json":
-        return json.dumps(
-            [{"start_s": round(a, 3), "end_s": round(b, 3), "text": t} for a, b, t in rows],
-            ensure_ascii=False, indent=2,
-        ) + "\n"
+        return (
+            json.dumps(
+                [{"start_s": round(a, 3), "end_s": round(b, 3), "text": t} for a, b, t in rows],
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
     if fmt == "txt":
         return "".join(f"{t}\n" for _, _, t in rows)
     parts = ["WEBVTT\n\n"] if fmt == "vtt" else []

@@ -56,8 +56,8 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     # warm-up: numba JIT of librosa and the first whisper call are one-off costs
     warm = decode_audio(files[0])
-    frame_features(warm.samples[:16000 * 2])
-    tr.transcribe_samples(warm.samples[:16000 * 3], 16000)
+    frame_features(warm.samples[: 16000 * 2])
+    tr.transcribe_samples(warm.samples[: 16000 * 3], 16000)
     embed(["warm up"])
 
     totals = dict.fromkeys(
@@ -77,8 +77,11 @@ def main() -> None:
         v = time.perf_counter() - t
         t = time.perf_counter()
         frames = frame_features(audio.samples)
-        spans = [Span(i, a, min(dur, a + 10.0)) for i, a in enumerate(range(0, int(dur) + 1, 10))
-                 if a < dur]
+        spans = [
+            Span(i, a, min(dur, a + 10.0))
+            for i, a in enumerate(range(0, int(dur) + 1, 10))
+            if a < dur
+        ]
         featurise(audio, spans, probs, frames)
         f = time.perf_counter() - t
         speech = sum(s.end_s - s.start_s for s in speech_stretches(probs, dur))
@@ -86,38 +89,77 @@ def main() -> None:
         result = tr.transcribe_samples(audio.samples, audio.sample_rate)
         a_vad = time.perf_counter() - t
         t = time.perf_counter()
-        segs, _ = tr.whisper.transcribe(audio.samples, language="en", beam_size=tr.beam_size,
-                                        word_timestamps=tr.word_timestamps,
-                                        condition_on_previous_text=False)
+        segs, _ = tr.whisper.transcribe(
+            audio.samples,
+            language="en",
+            beam_size=tr.beam_size,
+            word_timestamps=tr.word_timestamps,
+            condition_on_previous_text=False,
+        )
         list(segs)
         a_full = time.perf_counter() - t
         t = time.perf_counter()
         embed([ln.text for ln in result.lines] or ["-"])
         e = time.perf_counter() - t
-        rows.append((path.name[:34], dur, speech, dur / dec, dur / f, dur / v, dur / a_vad,
-                     dur / a_full, len(result.lines)))
+        rows.append(
+            (
+                path.name[:34],
+                dur,
+                speech,
+                dur / dec,
+                dur / f,
+                dur / v,
+                dur / a_vad,
+                dur / a_full,
+                len(result.lines),
+            )
+        )
         for k, val in zip(totals, (dur, dec, f, v, speech, a_vad, a_full, e), strict=True):
             totals[k] += val
 
-    print(f"# sound stages on CPU ({platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores visible, whisper threads={args.threads}); "
-          f"models loaded in {load_s:.1f} s")
+    print(
+        f"# sound stages on CPU ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores visible, whisper threads={args.threads}); "
+        f"models loaded in {load_s:.1f} s"
+    )
     print("# real-time factor = audio seconds per wall second (higher is faster)")
-    hdr = ("file", "audio_s", "speech_s", "decode", "features", "vad", "asr(vad)", "asr(full)",
-           "lines")
+    hdr = (
+        "file",
+        "audio_s",
+        "speech_s",
+        "decode",
+        "features",
+        "vad",
+        "asr(vad)",
+        "asr(full)",
+        "lines",
+    )
     print("{:<34} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>9} {:>6}".format(*hdr))
     for r in rows:
-        print("{:<34} {:>8.1f} {:>8.1f} {:>8.0f} {:>9.1f} {:>8.0f} {:>9.1f} {:>9.1f} {:>6}".format(*r))
+        print(
+            "{:<34} {:>8.1f} {:>8.1f} {:>8.0f} {:>9.1f} {:>8.0f} {:>9.1f} {:>9.1f} {:>6}".format(*r)
+        )
     a = totals["audio"]
-    print("{:<34} {:>8.1f} {:>8.1f} {:>8.0f} {:>9.1f} {:>8.0f} {:>9.1f} {:>9.1f}".format(
-        "ALL", a, totals["speech"], a / totals["decode"], a / totals["features"],
-        a / totals["vad"], a / totals["asr_vad"], a / totals["asr_full"]))
-    print(f"# ratios to the decode baseline: features {totals['decode'] / totals['features']:.3f}, "
-          f"vad {totals['decode'] / totals['vad']:.3f}, "
-          f"asr(vad) {totals['decode'] / totals['asr_vad']:.3f}, "
-          f"asr(full) {totals['decode'] / totals['asr_full']:.3f}; "
-          f"VAD gating speeds whisper up x{totals['asr_full'] / totals['asr_vad']:.2f}; "
-          f"line embeddings {a / max(totals['embed'], 1e-9):.0f}x real time")
+    print(
+        "{:<34} {:>8.1f} {:>8.1f} {:>8.0f} {:>9.1f} {:>8.0f} {:>9.1f} {:>9.1f}".format(
+            "ALL",
+            a,
+            totals["speech"],
+            a / totals["decode"],
+            a / totals["features"],
+            a / totals["vad"],
+            a / totals["asr_vad"],
+            a / totals["asr_full"],
+        )
+    )
+    print(
+        f"# ratios to the decode baseline: features {totals['decode'] / totals['features']:.3f}, "
+        f"vad {totals['decode'] / totals['vad']:.3f}, "
+        f"asr(vad) {totals['decode'] / totals['asr_vad']:.3f}, "
+        f"asr(full) {totals['decode'] / totals['asr_full']:.3f}; "
+        f"VAD gating speeds whisper up x{totals['asr_full'] / totals['asr_vad']:.2f}; "
+        f"line embeddings {a / max(totals['embed'], 1e-9):.0f}x real time"
+    )
 
 
 if __name__ == "__main__":

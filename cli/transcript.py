@@ -14,7 +14,7 @@ from assetdb.errors import AssetdbError
 FORMAT_HELP = "srt | vtt | txt | json"
 
 
-def _store(ctx: typer.Context | None, data_dir: Path | None, database_url: str | None):  # noqa: ANN202
+def _store(ctx: typer.Context | None, data_dir: Path | None, database_url: str | None):
     """The store main's callback put in ``ctx.obj`` if there is one, else one opened here."""
     from assetdb.config import load_settings
     from assetdb.db import Store

@@ -65,12 +65,15 @@ class DecodedAudio:
 
 def _empty(status: str, reason: str, sr: int, tried: list[str] | None = None) -> DecodedAudio:
     return DecodedAudio(
-        samples=np.zeros(0, np.float32), sample_rate=sr, status=status, reason=reason,
+        samples=np.zeros(0, np.float32),
+        sample_rate=sr,
+        status=status,
+        reason=reason,
         tried=tried or [],
     )
 
 
-def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float | None, str | None]:  # noqa: ANN001
+def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float | None, str | None]:
     """Decode one stream to mono float32 at ``sr``. Returns (samples, errors,
     first_time_s, last_error)."""
     import av
@@ -82,7 +85,7 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
     resampler = None
     key = None
 
-    def _take(frames) -> None:  # noqa: ANN001
+    def _take(frames) -> None:
         for rf in frames:
             chunks.append(rf.to_ndarray().reshape(-1))
 
@@ -128,11 +131,13 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
         except (av.error.FFmpegError, ValueError) as exc:
             errors += 1
             last_error = f"{type(exc).__name__}: {exc}"
-    samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+    samples = (
+        np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+    )
     return samples, errors, first_time, last_error
 
 
-def _declared_duration(container, stream) -> float | None:  # noqa: ANN001
+def _declared_duration(container, stream) -> float | None:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     if container.duration:
@@ -196,12 +201,22 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
                 status = STATUS_SILENT
                 reason = "the audio is digital silence (peak below -80 dBFS)"
             return DecodedAudio(
-                samples=samples, sample_rate=sample_rate, status=status, reason=reason,
-                stream_index=stream.index, codec=name, source_rate=cc.sample_rate if cc else None,
-                channels=channels, layout=layout, decode_errors=errors, tried=tried,
+                samples=samples,
+                sample_rate=sample_rate,
+                status=status,
+                reason=reason,
+                stream_index=stream.index,
+                codec=name,
+                source_rate=cc.sample_rate if cc else None,
+                channels=channels,
+                layout=layout,
+                decode_errors=errors,
+                tried=tried,
             )
     return _empty(
-        STATUS_UNDECODABLE, "no audio stream could be decoded: " + "; ".join(tried), sample_rate,
+        STATUS_UNDECODABLE,
+        "no audio stream could be decoded: " + "; ".join(tried),
+        sample_rate,
         tried,
     )
 

@@ -7,6 +7,7 @@ Revises: 0003
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "0004"
@@ -25,7 +26,9 @@ def _asset_fk(table: str) -> sa.ForeignKeyConstraint:
 
 def _segment_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["segment_id"], ["segments.id"], name=op.f(f"fk_{table}_segment_id_segments"),
+        ["segment_id"],
+        ["segments.id"],
+        name=op.f(f"fk_{table}_segment_id_segments"),
         ondelete="CASCADE",
     )
 

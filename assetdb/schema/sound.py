@@ -26,9 +26,7 @@ class AudioTrack(Base):
     __tablename__ = "audio_tracks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    asset_id: Mapped[int] = mapped_column(
-        ForeignKey("assets.id", ondelete="CASCADE"), unique=True
-    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
     status: Mapped[str] = mapped_column(String(16))  # ok|partial|silent|no_audio|undecodable
     reason: Mapped[str | None] = mapped_column(Text)
     stream_index: Mapped[int | None] = mapped_column(Integer)
@@ -82,9 +80,7 @@ class Transcript(Base):
     __tablename__ = "transcripts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    asset_id: Mapped[int] = mapped_column(
-        ForeignKey("assets.id", ondelete="CASCADE"), unique=True
-    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
     status: Mapped[str] = mapped_column(String(16))  # ok|no_speech|no_audio|undecodable|silent
     reason: Mapped[str | None] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(200))

@@ -192,7 +192,7 @@ def _onset_count(env: np.ndarray, sr: int) -> int:
     return len(librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP))
 
 
-def _per_second(values: np.ndarray, frames_per_s: float, n_sec: int, fn) -> list[float]:  # noqa: ANN001
+def _per_second(values: np.ndarray, frames_per_s: float, n_sec: int, fn) -> list[float]:
     out = []
     for s in range(n_sec):
         a = int(round(s * frames_per_s))
@@ -230,8 +230,9 @@ def featurise(
         if b <= a:
             # a shot past the end of the sound (audio shorter than video)
             out.append(
-                SegmentFeatures(span.index, span.start_s, span.end_s,
-                                np.zeros(DIM, np.float32), None)
+                SegmentFeatures(
+                    span.index, span.start_s, span.end_s, np.zeros(DIM, np.float32), None
+                )
             )
             continue
         raw = frames["mfcc"][a:b].mean(axis=0)
@@ -255,7 +256,9 @@ def featurise(
             peak_dbfs=_db(float(np.abs(ys).max()) if len(ys) else 0),
             silence_ratio=round(float(sil.mean()), 3),
             rms_curve_dbfs=_per_second(
-                frames["rms"][a:b], fps, n_sec,
+                frames["rms"][a:b],
+                fps,
+                n_sec,
                 lambda v: _db(float(np.sqrt(np.mean(v.astype(np.float64) ** 2)))),
             ),
         )
@@ -276,7 +279,7 @@ def spans_for(work: AssetWork, duration_s: float) -> list[Span]:
     return [Span(None, 0.0, duration_s)]
 
 
-def analyse(path: Path, spans: list[Span] | None = None, *, vad=None) -> AudioResult:  # noqa: ANN001
+def analyse(path: Path, spans: list[Span] | None = None, *, vad=None) -> AudioResult:
     """Decode ``path`` and featurise ``spans`` (default: the whole file as one span)."""
     from indexer.vad import MODEL_ID, SileroVad
 
@@ -351,8 +354,9 @@ class AudioFeatures(Extractor):
 
         self.clear(session, work.asset_id)
         session.add(
-            AudioTrack(asset_id=work.asset_id, status=result.status, reason=result.reason,
-                       **result.track)
+            AudioTrack(
+                asset_id=work.asset_id, status=result.status, reason=result.reason, **result.track
+            )
         )
         ids = segment_ids(session, work.asset_id)
         for f in result.segments:

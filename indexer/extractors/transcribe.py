@@ -152,10 +152,13 @@ class Transcriber:
             self.model_id = f"faster-whisper:{Path(model).name if os.sep in model else model}"
         try:
             self.whisper = WhisperModel(
-                path, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
+                path,
+                device=device,
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
                 local_files_only=True,
             )
-        except Exception as exc:  # noqa: BLE001 - ctranslate2/hub raise many kinds
+        except Exception as exc:
             raise ModelUnavailable(f"cannot load faster-whisper model {model!r}: {exc}") from exc
         self.model_id += f":{compute_type}"
         self.vad = SileroVad()
@@ -172,7 +175,10 @@ class Transcriber:
         duration = len(samples) / sr
         probs = self.vad.probabilities(samples, sr)
         stretches = speech_stretches(
-            probs, duration, threshold=self.vad_threshold, pad_s=self.pad_s,
+            probs,
+            duration,
+            threshold=self.vad_threshold,
+            pad_s=self.pad_s,
             merge_gap_s=self.merge_gap_s,
         )
         spans = [(s.start_s, s.end_s) for s in stretches]
@@ -199,8 +205,12 @@ class Transcriber:
             if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOGPROB_FLOOR:
                 continue
             words = [
-                [w.word.strip(), int(round(tmap(w.start) * 1000)),
-                 int(round(tmap(w.end, is_end=True) * 1000)), round(float(w.probability), 3)]
+                [
+                    w.word.strip(),
+                    int(round(tmap(w.start) * 1000)),
+                    int(round(tmap(w.end, is_end=True) * 1000)),
+                    round(float(w.probability), 3),
+                ]
                 for w in (seg.words or [])
             ]
             start = tmap(float(seg.start))
@@ -209,8 +219,14 @@ class Transcriber:
                 log.debug("dropped %r: %d characters in %.2f s", text, len(text), end - start)
                 continue
             lines.append(
-                Line(start, end, text, words, round(float(seg.avg_logprob), 4),
-                     round(float(seg.no_speech_prob), 4))
+                Line(
+                    start,
+                    end,
+                    text,
+                    words,
+                    round(float(seg.avg_logprob), 4),
+                    round(float(seg.no_speech_prob), 4),
+                )
             )
         status = "ok" if lines else "no_speech"
         return TranscriptResult(
@@ -246,8 +262,13 @@ class SentenceEmbedder:
         if not texts:
             return np.zeros((0, 384), np.float32)
         return np.asarray(
-            self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
-                              batch_size=64, show_progress_bar=False),
+            self.model.encode(
+                texts,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                batch_size=64,
+                show_progress_bar=False,
+            ),
             dtype=np.float32,
         )
 
@@ -261,7 +282,9 @@ class TranscriptExtractor(Extractor):
         opts = dict(self.options)
         embed = opts.pop("embed", True)
         self._transcriber = Transcriber(opts.pop("model", None), device=self.device, **opts)
-        self._embedder = SentenceEmbedder("cpu" if self.device == "cpu" else self.device) if embed else None
+        self._embedder = (
+            SentenceEmbedder("cpu" if self.device == "cpu" else self.device) if embed else None
+        )
 
     def applies_to(self, work: AssetWork) -> bool:
         return work.kind in self.kinds and (work.has_audio or bool(work.audio_streams))
@@ -286,7 +309,9 @@ class TranscriptExtractor(Extractor):
         session.execute(delete(TranscriptSegment).where(TranscriptSegment.asset_id == asset_id))
         session.execute(delete(Transcript).where(Transcript.asset_id == asset_id))
         session.execute(
-            delete(TextEntry).where(TextEntry.asset_id == asset_id, TextEntry.source == "transcript")
+            delete(TextEntry).where(
+                TextEntry.asset_id == asset_id, TextEntry.source == "transcript"
+            )
         )
         session.execute(delete(Vector).where(Vector.asset_id == asset_id, Vector.space == SPACE))
 
@@ -297,10 +322,14 @@ class TranscriptExtractor(Extractor):
         self.clear(session, work.asset_id)
         session.add(
             Transcript(
-                asset_id=work.asset_id, status=result.status, reason=result.reason,
-                model=result.model, language=result.language,
+                asset_id=work.asset_id,
+                status=result.status,
+                reason=result.reason,
+                model=result.model,
+                language=result.language,
                 language_probability=result.language_probability,
-                speech_ms=int(round(result.speech_s * 1000)), segment_count=len(result.lines),
+                speech_ms=int(round(result.speech_s * 1000)),
+                segment_count=len(result.lines),
             )
         )
         ids = segment_ids(session, work.asset_id)
@@ -308,7 +337,9 @@ class TranscriptExtractor(Extractor):
             session.add(
                 TranscriptSegment(
                     asset_id=work.asset_id,
-                    segment_id=ids.get(line.segment_index) if line.segment_index is not None else None,
+                    segment_id=ids.get(line.segment_index)
+                    if line.segment_index is not None
+                    else None,
                     index=i,
                     start_ms=int(round(line.start_s * 1000)),
                     end_ms=int(round(line.end_s * 1000)),
@@ -319,12 +350,21 @@ class TranscriptExtractor(Extractor):
                 )
             )
         replace_texts(
-            session, work.asset_id, "transcript",
-            [TextRow(ln.text, ln.segment_index, round(ln.start_s, 3), round(ln.end_s, 3))
-             for ln in result.lines],
+            session,
+            work.asset_id,
+            "transcript",
+            [
+                TextRow(ln.text, ln.segment_index, round(ln.start_s, 3), round(ln.end_s, 3))
+                for ln in result.lines
+            ],
         )
         replace_vectors(
-            session, work.asset_id, SPACE,
-            [VectorRow(ln.embedding, ln.segment_index, round(ln.start_s, 3))
-             for ln in result.lines if ln.embedding is not None],
+            session,
+            work.asset_id,
+            SPACE,
+            [
+                VectorRow(ln.embedding, ln.segment_index, round(ln.start_s, 3))
+                for ln in result.lines
+                if ln.embedding is not None
+            ],
         )

@@ -35,8 +35,9 @@ ESC = MEDIA / "audio" / "esc50"
 # -- generated media ---------------------------------------------------------
 
 
-def write_tone(path: Path, rate: int, layout: str, seconds: float, freq: float, codec: str,
-               amp: float = 0.5) -> Path:
+def write_tone(
+    path: Path, rate: int, layout: str, seconds: float, freq: float, codec: str, amp: float = 0.5
+) -> Path:
     import av
 
     n = int(seconds * rate)
@@ -157,15 +158,37 @@ def add_asset(store: Store, path: Path, kind: str, spans: list[tuple[float, floa
         s.flush()
         refs = []
         for i, (a, b) in enumerate(spans):
-            seg = Segment(asset_id=asset.id, index=i, kind=seg_kind, time_base_num=1,
-                          time_base_den=1000, start_ts=int(a * 1000), end_ts=int(b * 1000))
+            seg = Segment(
+                asset_id=asset.id,
+                index=i,
+                kind=seg_kind,
+                time_base_num=1,
+                time_base_den=1000,
+                start_ts=int(a * 1000),
+                end_ts=int(b * 1000),
+            )
             s.add(seg)
             s.flush()
-            refs.append(SegmentRef(index=i, kind=seg_kind, time_base=TB, start_ts=int(a * 1000),
-                                   end_ts=int(b * 1000), id=seg.id))
+            refs.append(
+                SegmentRef(
+                    index=i,
+                    kind=seg_kind,
+                    time_base=TB,
+                    start_ts=int(a * 1000),
+                    end_ts=int(b * 1000),
+                    id=seg.id,
+                )
+            )
         aid = asset.id
-    return AssetWork(asset_id=aid, path=path, kind=kind, data_dir=store.settings.data_dir,
-                     duration_s=duration, has_audio=has_audio, segments=refs)
+    return AssetWork(
+        asset_id=aid,
+        path=path,
+        kind=kind,
+        data_dir=store.settings.data_dir,
+        duration_s=duration,
+        has_audio=has_audio,
+        segments=refs,
+    )
 
 
 def windows(path: Path, size_s: float = 10.0) -> list[tuple[float, float]]:
@@ -215,10 +238,15 @@ def indexed(store):
         labels[MEDIA / "audio" / name] = "other"
     works = {p: add_asset(store, p, "audio", windows(p)) for p in labels}
     videos = {
-        "issue195": add_asset(store, MEDIA / "video" / "issue-195-aspect-ratio.mp4", "video",
-                              [(0.0, 7.0), (7.0, 14.5), (14.5, 25.12)]),
-        "failing": add_asset(store, MEDIA / "video" / "video_with_failing_audio.mp4", "video",
-                             [(0.0, 11.23)]),
+        "issue195": add_asset(
+            store,
+            MEDIA / "video" / "issue-195-aspect-ratio.mp4",
+            "video",
+            [(0.0, 7.0), (7.0, 14.5), (14.5, 25.12)],
+        ),
+        "failing": add_asset(
+            store, MEDIA / "video" / "video_with_failing_audio.mp4", "video", [(0.0, 11.23)]
+        ),
         "silent": add_asset(store, MEDIA / "video" / "vtest.avi", "video", [(0.0, 79.5)]),
     }
     index(store, ex, list(works.values()) + list(videos.values()))
@@ -228,8 +256,9 @@ def indexed(store):
 def label_of(store: Store, indexed, segment_ids: list[int]) -> list[str]:
     by_asset = {w.asset_id: indexed["labels"][p] for p, w in indexed["works"].items()}
     with store.session() as s:
-        rows = dict(s.execute(select(Segment.id, Segment.asset_id)
-                              .where(Segment.id.in_(segment_ids))).all())
+        rows = dict(
+            s.execute(select(Segment.id, Segment.asset_id).where(Segment.id.in_(segment_ids))).all()
+        )
     return [by_asset.get(rows[sid], "video") for sid in segment_ids]
 
 
@@ -242,9 +271,11 @@ def test_thunder_sounds_like_thunder(store, indexed):
     for query in thunder:
         hits = similar_segments(store, audio_path=query, limit=100)
         labels = label_of(store, indexed, [sid for sid, _ in hits])
-        others = [i for i, (lab, (sid, _)) in enumerate(zip(labels, hits, strict=True))
-                  if lab == "thunderstorm"
-                  and sid not in {r.id for r in indexed["works"][query].segments}]
+        others = [
+            i
+            for i, (lab, (sid, _)) in enumerate(zip(labels, hits, strict=True))
+            if lab == "thunderstorm" and sid not in {r.id for r in indexed["works"][query].segments}
+        ]
         worst = max(others)
         assert len(others) == 2
         for bad in ("dog", "car_horn"):
@@ -274,7 +305,7 @@ def test_music_cue_finds_its_piece(store, indexed, tmp_path):
 
     for name in MUSIC:
         src = MEDIA / "audio" / name
-        y = decode_audio(src).samples[int(13 * 16000) : int(23 * 16000)]
+        y = decode_audio(src).samples[(13 * 16000) : (23 * 16000)]
         cue = tmp_path / f"cue-{len(name)}.wav"
         with av.open(str(cue), "w") as c:
             st = c.add_stream("pcm_s16le", rate=22050, layout="mono")
@@ -297,12 +328,20 @@ def test_music_cue_finds_its_piece(store, indexed, tmp_path):
 def test_stored_rows_and_bad_tracks(store, indexed):
     v = indexed["videos"]
     with store.session() as s:
-        track = s.execute(select(AudioTrack).where(AudioTrack.asset_id == v["issue195"].asset_id)
-                          ).scalar_one()
+        track = s.execute(
+            select(AudioTrack).where(AudioTrack.asset_id == v["issue195"].asset_id)
+        ).scalar_one()
         assert track.status == "ok" and track.sample_rate == 16000 and track.channels == 2
         assert -40 < track.loudness_lufs < -5 and track.speech_ratio > 0.5
-        segs = s.execute(select(AudioSegment).where(AudioSegment.asset_id == v["issue195"].asset_id)
-                         .order_by(AudioSegment.start_ms)).scalars().all()
+        segs = (
+            s.execute(
+                select(AudioSegment)
+                .where(AudioSegment.asset_id == v["issue195"].asset_id)
+                .order_by(AudioSegment.start_ms)
+            )
+            .scalars()
+            .all()
+        )
         assert [(a.start_ms, a.end_ms) for a in segs] == [(0, 7000), (7000, 14500), (14500, 25120)]
         assert [a.segment_id for a in segs] == [r.id for r in v["issue195"].segments]
         for a in segs:
@@ -311,15 +350,24 @@ def test_stored_rows_and_bad_tracks(store, indexed):
             assert a.speech_ratio > 0.4  # people talking throughout
             assert len(a.contrast_db) == 6 and a.centroid_hz > 0
             assert a.speech_ratio + a.silence_ratio + a.other_ratio == pytest.approx(1, abs=0.01)
-        vecs = s.execute(select(Vector).where(Vector.asset_id == v["issue195"].asset_id,
-                                              Vector.space == "audio:mfcc180@1")).scalars().all()
+        vecs = (
+            s.execute(
+                select(Vector).where(
+                    Vector.asset_id == v["issue195"].asset_id, Vector.space == "audio:mfcc180@1"
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert len(vecs) == 3 and all(x.dim == 180 for x in vecs)
 
-        silent = s.execute(select(AudioTrack).where(AudioTrack.asset_id == v["silent"].asset_id)
-                           ).scalar_one()
+        silent = s.execute(
+            select(AudioTrack).where(AudioTrack.asset_id == v["silent"].asset_id)
+        ).scalar_one()
         assert silent.status == "no_audio" and silent.reason
-        fail = s.execute(select(AudioTrack).where(AudioTrack.asset_id == v["failing"].asset_id)
-                         ).scalar_one()
+        fail = s.execute(
+            select(AudioTrack).where(AudioTrack.asset_id == v["failing"].asset_id)
+        ).scalar_one()
         assert fail.status in ("ok", "partial")
         # thunderstorm clips: no speech; the speech clip: mostly speech
         for p, w in indexed["works"].items():
@@ -337,7 +385,8 @@ def test_rerun_replaces_rows(store, indexed):
     work = indexed["videos"]["issue195"]
     index(store, AudioFeatures(), [work])
     with store.session() as s:
-        n = len(s.execute(select(AudioSegment.id).where(AudioSegment.asset_id == work.asset_id)
-                          ).all())
+        n = len(
+            s.execute(select(AudioSegment.id).where(AudioSegment.asset_id == work.asset_id)).all()
+        )
         m = len(s.execute(select(Vector.id).where(Vector.asset_id == work.asset_id)).all())
     assert (n, m) == (3, 3)

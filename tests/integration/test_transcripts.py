@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import itertools
 import json
 import re
 from fractions import Fraction
@@ -99,16 +100,37 @@ def add_asset(store: Store, path: Path, kind: str, spans: list[tuple[float, floa
         s.flush()
         refs = []
         for i, (a, b) in enumerate(spans):
-            seg = Segment(asset_id=asset.id, index=i, kind="shot" if kind == "video" else "window",
-                          time_base_num=1, time_base_den=1000, start_ts=int(a * 1000),
-                          end_ts=int(b * 1000))
+            seg = Segment(
+                asset_id=asset.id,
+                index=i,
+                kind="shot" if kind == "video" else "window",
+                time_base_num=1,
+                time_base_den=1000,
+                start_ts=int(a * 1000),
+                end_ts=int(b * 1000),
+            )
             s.add(seg)
             s.flush()
-            refs.append(SegmentRef(index=i, kind=seg.kind, time_base=tb, start_ts=seg.start_ts,
-                                   end_ts=seg.end_ts, id=seg.id))
+            refs.append(
+                SegmentRef(
+                    index=i,
+                    kind=seg.kind,
+                    time_base=tb,
+                    start_ts=seg.start_ts,
+                    end_ts=seg.end_ts,
+                    id=seg.id,
+                )
+            )
         aid = asset.id
-    return AssetWork(asset_id=aid, path=path, kind=kind, data_dir=store.settings.data_dir,
-                     duration_s=spans[-1][1], has_audio=True, segments=refs)
+    return AssetWork(
+        asset_id=aid,
+        path=path,
+        kind=kind,
+        data_dir=store.settings.data_dir,
+        duration_s=spans[-1][1],
+        has_audio=True,
+        segments=refs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +141,18 @@ def indexed(store):
 
     works = {
         "jfk": add_asset(store, MEDIA / "audio" / "jfk.flac", "audio", [(0.0, 11.0)]),
-        "megamind": add_asset(store, MEDIA / "video" / "Megamind.avi", "video",
-                              [(0.0, 4.4), (4.4, 9.0), (9.0, 11.26)]),
-        "issue195": add_asset(store, MEDIA / "video" / "issue-195-aspect-ratio.mp4", "video",
-                              [(0.0, 7.0), (7.0, 14.5), (14.5, 25.12)]),
-        "dog": add_asset(store, MEDIA / "audio" / "esc50" / "1-100032-A-0.wav", "audio",
-                         [(0.0, 5.0)]),
+        "megamind": add_asset(
+            store, MEDIA / "video" / "Megamind.avi", "video", [(0.0, 4.4), (4.4, 9.0), (9.0, 11.26)]
+        ),
+        "issue195": add_asset(
+            store,
+            MEDIA / "video" / "issue-195-aspect-ratio.mp4",
+            "video",
+            [(0.0, 7.0), (7.0, 14.5), (14.5, 25.12)],
+        ),
+        "dog": add_asset(
+            store, MEDIA / "audio" / "esc50" / "1-100032-A-0.wav", "audio", [(0.0, 5.0)]
+        ),
     }
     ex = TranscriptExtractor()
     results = ex.run(list(works.values()))
@@ -143,9 +171,15 @@ def test_jfk_found_by_words_from_the_speech(store, indexed):
         assert [h[0] for h in hits] == [jfk.asset_id]
         assert 1.5 < hits[0][2] < 3.5  # "ask not" follows "and so, my fellow Americans"
         # the full-text search contract: texts rows with source "transcript"
-        rows = s.execute(select(TextEntry).where(TextEntry.source == "transcript",
-                                                 TextEntry.text.ilike("%fellow americans%"))
-                         ).scalars().all()
+        rows = (
+            s.execute(
+                select(TextEntry).where(
+                    TextEntry.source == "transcript", TextEntry.text.ilike("%fellow americans%")
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert [r.asset_id for r in rows] == [jfk.asset_id]
         assert rows[0].segment_id == jfk.segments[0].id and rows[0].start_s < 1.0
 
@@ -194,16 +228,30 @@ def test_rows_stored(store, indexed):
         status = dict(s.execute(select(Transcript.asset_id, Transcript.status)).all())
         assert status[indexed["dog"].asset_id] == "no_speech"
         assert status[indexed["jfk"].asset_id] == "ok"
-        lines = s.execute(select(TranscriptSegment).where(
-            TranscriptSegment.asset_id == indexed["megamind"].asset_id)
-            .order_by(TranscriptSegment.index)).scalars().all()
+        lines = (
+            s.execute(
+                select(TranscriptSegment)
+                .where(TranscriptSegment.asset_id == indexed["megamind"].asset_id)
+                .order_by(TranscriptSegment.index)
+            )
+            .scalars()
+            .all()
+        )
         assert len(lines) >= 3
-        assert all(a.end_ms <= b.start_ms + 50 for a, b in zip(lines, lines[1:]))
+        assert all(a.end_ms <= b.start_ms + 50 for a, b in itertools.pairwise(lines))
         words = lines[0].words
-        assert words and lines[0].start_ms - 300 <= words[0][1] <= words[-1][2] <= lines[0].end_ms + 300
-        n_vec = len(s.execute(select(Vector.id).where(
-            Vector.space == "transcript:all-MiniLM-L6-v2",
-            Vector.asset_id == indexed["megamind"].asset_id)).all())
+        assert (
+            words
+            and lines[0].start_ms - 300 <= words[0][1] <= words[-1][2] <= lines[0].end_ms + 300
+        )
+        n_vec = len(
+            s.execute(
+                select(Vector.id).where(
+                    Vector.space == "transcript:all-MiniLM-L6-v2",
+                    Vector.asset_id == indexed["megamind"].asset_id,
+                )
+            ).all()
+        )
         assert n_vec == len(lines)
 
 
