@@ -38,7 +38,7 @@ STATUS_UNDECODABLE = "undecodable"
 
 @dataclass
 class DecodedAudio:
-    samples: np.ndarray  # float32 mono, t=0 is the container's start
+    samples: np.ndarray  # float32 mono; t=0 is the first video frame (else the container start)
     sample_rate: int
     status: str
     reason: str | None = None
@@ -137,6 +137,15 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
     return samples, errors, first_time, last_error
 
 
+def _origin_s(container) -> float:  # noqa: ANN001
+    """The container time that is t=0 of the asset: the first video frame when there
+    is video (shots are timed from it), else the container's start."""
+    for v in container.streams.video:
+        if v.start_time is not None and v.time_base is not None:
+            return float(v.start_time * v.time_base)
+    return float(container.start_time) / 1e6 if container.start_time else 0.0
+
+
 def _declared_duration(container, stream) -> float | None:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
@@ -155,18 +164,20 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(f"cannot open {path}: {exc}") from exc
     tried: list[str] = []
-    with container:
-        streams = list(container.streams.audio)
-        if not streams:
+    try:
+        n_streams = len(container.streams.audio)
+        if not n_streams:
             return _empty(STATUS_NO_AUDIO, "the file has no audio stream", sample_rate)
-        start_s = float(container.start_time) / 1e6 if container.start_time else 0.0
-        for stream in streams:
+        start_s = _origin_s(container)
+        for n in range(n_streams):
+            if n:
+                # a fresh demuxer: seeking to 0 lands on a video keyframe and can skip
+                # the audio that comes before it
+                container.close()
+                container = av.open(str(path))
+            stream = container.streams.audio[n]
             cc = stream.codec_context
             name = cc.name if cc is not None else "unknown"
-            try:
-                container.seek(0)
-            except (av.error.FFmpegError, ValueError):
-                pass
             try:
                 samples, errors, first_time, last_error = _decode_stream(
                     container, stream, sample_rate
@@ -178,7 +189,8 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
                 why = last_error or "no audio frames decoded"
                 tried.append(f"stream {stream.index} ({name}): {why} ({errors} packet errors)")
                 continue
-            # Place sample 0 at the container's start so segment times line up with video.
+            got = len(samples) / sample_rate
+            # Place sample 0 at the asset's t=0 so segment times line up with the shots.
             if first_time is not None:
                 offset = int(round((first_time - start_s) * sample_rate))
                 if offset > 0:
@@ -192,7 +204,6 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
             if errors:
                 problems.append(f"{errors} packets failed to decode (last: {last_error})")
             expected = _declared_duration(container, stream)
-            got = len(samples) / sample_rate
             if expected and got < expected * TRUNCATED_RATIO:
                 problems.append(f"decoded {got:.2f} s of the {expected:.2f} s the file declares")
             if problems:
@@ -213,10 +224,10 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
                 decode_errors=errors,
                 tried=tried,
             )
+    finally:
+        container.close()
     return _empty(
-        STATUS_UNDECODABLE,
-        "no audio stream could be decoded: " + "; ".join(tried),
-        sample_rate,
+        STATUS_UNDECODABLE, "no audio stream could be decoded: " + "; ".join(tried), sample_rate,
         tried,
     )
 

@@ -10,7 +10,10 @@ from typing import Any
 
 from indexer.extractors.base import Extractor
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "audio": "indexer.extractors.sound:AudioFeatures",
+    "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
+}
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
 DEFAULT_EXTRACTORS: list[str] = []
