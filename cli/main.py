@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from assetdb.errors import AssetdbError
 from cli.output import err_console, print_json, print_rows
+from cli.transcript import transcript_cmd
 
 log = logging.getLogger("assetdb.cli")
 
@@ -58,6 +59,7 @@ assets_app = typer.Typer(cls=_Group, help="Inspect catalogued assets.", no_args_
 db_app = typer.Typer(cls=_Group, help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
+app.command("transcript")(transcript_cmd)
 
 
 @dataclass

@@ -19,13 +19,11 @@ def _store(ctx: typer.Context | None, data_dir: Path | None, database_url: str |
     from assetdb.config import load_settings
     from assetdb.db import Store
 
-    obj = getattr(ctx, "obj", None) if ctx is not None else None
+    obj = ctx.find_root().obj if ctx is not None else None
     if isinstance(obj, Store):
         return obj, False
-    if obj is not None and isinstance(getattr(obj, "store", None), Store):
-        return obj.store, False
-    if obj is not None and callable(getattr(obj, "open_store", None)):
-        return obj.open_store(), False
+    if obj is not None and callable(getattr(obj, "store", None)) and not (data_dir or database_url):
+        return obj.store(), False  # cli.main's State: --data-dir/--database-url of the root
     return Store.open(load_settings(data_dir=data_dir, database_url=database_url)), True
 
 
