@@ -158,6 +158,10 @@ def ingest(
         bool, typer.Option("--retry-failed", help="Retry files and stages that failed before.")
     ] = False,
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Run the workers on Ray: a cluster address, 'auto' or 'local'."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Index media files: probe, shots, keyframes, then every extractor. Incremental."""
@@ -215,7 +219,7 @@ def ingest(
     with progress:
         report = run_ingest(store, paths, workers=workers, extractors=names, disabled=disabled,
                             options=options, prune=prune, retry_failed=retry_failed,
-                            progress=on_event)
+                            progress=on_event, ray_address=ray)
     summary = report.to_dict()
     if as_json:
         print_json(summary)
