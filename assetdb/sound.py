@@ -23,6 +23,11 @@ from assetdb.schema import Asset, Transcript, TranscriptSegment, Vector
 log = logging.getLogger(__name__)
 
 AUDIO_SPACE = "audio:mfcc180@1"
+DESC_SPACE = "audio:spectral10@1"
+# score = (1 - DESC_WEIGHT) * timbre cosine + DESC_WEIGHT * spectral-shape cosine
+DESC_WEIGHT = 0.5
+# candidates taken from each space's index before the exact blended re-rank
+MIN_CANDIDATES = 200
 TRANSCRIPT_SPACE = "transcript:all-MiniLM-L6-v2"
 EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
 
@@ -30,8 +35,9 @@ EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
 # -- sounds like -------------------------------------------------------------
 
 
-def audio_query_vector(audio_path: str | Path) -> np.ndarray:
-    """The normalised audio vector of a whole file, made by the indexer's own code."""
+def audio_query_vectors(audio_path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The normalised (timbre, spectral-shape) vectors of a whole file, made by the
+    indexer's own code."""
     from indexer.extractors.sound import analyse
 
     path = Path(audio_path)
@@ -40,16 +46,27 @@ def audio_query_vector(audio_path: str | Path) -> np.ndarray:
     result = analyse(path)
     if not result.segments or result.segments[0].vector is None:
         raise MediaError(f"{path} has no usable audio ({result.status}: {result.reason})")
-    return result.segments[0].vector
+    return result.segments[0].vector, result.segments[0].desc_vector
 
 
-def _segment_vector(session: Session, segment_id: int, space: str) -> np.ndarray:
+def _segment_vector(session: Session, segment_id: int, space: str) -> np.ndarray | None:
     row = session.execute(
         select(Vector.data).where(Vector.space == space, Vector.segment_id == segment_id).limit(1)
     ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"segment {segment_id} has no audio vector (no sound, or not indexed yet)")
-    return bytes_to_vector(row).copy()
+    return None if row is None else bytes_to_vector(row).copy()
+
+
+def _vectors_of(session: Session, space: str, segment_ids: list[int]) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    for i in range(0, len(segment_ids), 500):
+        chunk = segment_ids[i : i + 500]
+        for sid, data in session.execute(
+            select(Vector.segment_id, Vector.data).where(
+                Vector.space == space, Vector.segment_id.in_(chunk)
+            )
+        ).all():
+            out[sid] = bytes_to_vector(data)
+    return out
 
 
 def _search_space(store: Any, space: str, q: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -84,32 +101,54 @@ def similar_segments(
     limit: int = 50,
 ) -> list[tuple[int, float]]:
     """Segments that sound like a file or like a stored segment: (segment id,
-    cosine similarity), best first. The query segment itself is left out."""
+    similarity in [-1, 1]), best first. The query segment itself is left out.
+
+    Candidates come from the FAISS indexes of both audio spaces (timbre:
+    ``audio:mfcc180@1``; spectral shape: ``audio:spectral10@1``), then are
+    ranked exactly by ``0.5 * timbre cosine + 0.5 * shape cosine`` (the timbre
+    cosine alone where the shape vectors are missing)."""
     if (audio_path is None) == (segment_id is None):
         raise QueryError("give exactly one of audio_path or segment_id")
     if limit <= 0:
         return []
     if audio_path is not None:
-        q = audio_query_vector(audio_path)
+        q, qd = audio_query_vectors(audio_path)
     else:
         with store.session() as s:
             q = _segment_vector(s, int(segment_id), AUDIO_SPACE)
-    hits = _search_space(store, AUDIO_SPACE, q.astype(np.float32), limit + 1)
+            qd = _segment_vector(s, int(segment_id), DESC_SPACE)
+        if q is None:
+            raise NotFound(
+                f"segment {segment_id} has no audio vector (no sound, or not indexed yet)"
+            )
+    k = max(limit * 4, MIN_CANDIDATES)
+    hits = _search_space(store, AUDIO_SPACE, q.astype(np.float32), k)
+    if qd is not None:
+        try:
+            hits += _search_space(store, DESC_SPACE, qd.astype(np.float32), k)
+        except NotFound:
+            qd = None  # indexed before the shape space existed
     with store.session() as s:
         seg_of = dict(
             s.execute(
-                select(Vector.id, Vector.segment_id).where(Vector.id.in_([h[0] for h in hits]))
+                select(Vector.id, Vector.segment_id).where(
+                    Vector.id.in_(list({h[0] for h in hits}))
+                )
             ).all()
         )
-    out: list[tuple[int, float]] = []
-    seen: set[int] = set()
-    for vid, score in hits:
-        sid = seg_of.get(vid)
-        if sid is None or sid == segment_id or sid in seen:
+        cands = sorted({sid for sid in seg_of.values() if sid is not None and sid != segment_id})
+        timbre = _vectors_of(s, AUDIO_SPACE, cands)
+        shape = _vectors_of(s, DESC_SPACE, cands) if qd is not None else {}
+    scored = []
+    for sid in cands:
+        if sid not in timbre:
             continue
-        seen.add(sid)
-        out.append((sid, score))
-    return out[:limit]
+        score = float(timbre[sid] @ q)
+        if qd is not None and sid in shape:
+            score = (1 - DESC_WEIGHT) * score + DESC_WEIGHT * float(shape[sid] @ qd)
+        scored.append((sid, score))
+    scored.sort(key=lambda x: -x[1])
+    return scored[:limit]
 
 
 # -- transcripts -------------------------------------------------------------

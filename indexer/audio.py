@@ -137,7 +137,7 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
     return samples, errors, first_time, last_error
 
 
-def _origin_s(container) -> float:  # noqa: ANN001
+def _origin_s(container) -> float:
     """The container time that is t=0 of the asset: the first video frame when there
     is video (shots are timed from it), else the container's start."""
     for v in container.streams.video:
@@ -227,7 +227,9 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
     finally:
         container.close()
     return _empty(
-        STATUS_UNDECODABLE, "no audio stream could be decoded: " + "; ".join(tried), sample_rate,
+        STATUS_UNDECODABLE,
+        "no audio stream could be decoded: " + "; ".join(tried),
+        sample_rate,
         tried,
     )
 

@@ -1,6 +1,7 @@
 """Recompute indexer/extractors/sound_norm.json: per-value mean and std of the
-180 pooled MFCC/delta/delta-delta means over 5 s windows of a reference corpus,
-plus the block weights (see indexer.extractors.sound.normalise).
+180 pooled MFCC/delta/delta-delta means and of the 10 spectral descriptors over
+5 s windows of a reference corpus, plus the block weights (see
+indexer.extractors.sound.normalise and normalise_desc).
 
 Default corpus: every audio/video file under ../shared/data/media except
 audio/esc50 (held out: the --sounds-like test ranks those clips). Changing the
@@ -19,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer.audio import decode_audio
-from indexer.extractors.sound import DIM, HOP, N_MFCC, NORM_FILE, frame_features
+from indexer.extractors.sound import DIM, N_MFCC, NORM_FILE, Span, descriptor, featurise
+from indexer.vad import SileroVad
 
 WINDOW_S = 5.0
 
@@ -44,17 +46,22 @@ def corpus() -> list[Path]:
 
 def main(argv: list[str]) -> None:
     files = [Path(a) for a in argv] or corpus()
-    rows = []
+    rows, descs = [], []
+    vad = SileroVad()
     for path in files:
         audio = decode_audio(path)
         if not audio.usable:
             continue
-        mfcc = frame_features(audio.samples, audio.sample_rate)["mfcc"]
-        per = int(WINDOW_S * audio.sample_rate / HOP)
-        for a in range(0, max(1, len(mfcc) - per // 5), per):
-            block = mfcc[a : a + per]
-            if len(block) >= per // 5:
-                rows.append(block.mean(axis=0))
+        dur = audio.duration_s
+        spans = [
+            Span(i, a, min(dur, a + WINDOW_S))
+            for i, a in enumerate(np.arange(0.0, dur, WINDOW_S))
+            if min(dur, a + WINDOW_S) - a >= WINDOW_S / 5 or a == 0
+        ]
+        for f in featurise(audio, spans, vad.probabilities(audio.samples)):
+            if f.vector is not None:
+                rows.append(f.mfcc_raw)
+                descs.append(descriptor(f))
     x = np.asarray(rows, np.float64)
     weight = np.ones(DIM)
     weight[0] = 0.0  # c0 is level; loudness is stored on its own
@@ -68,6 +75,8 @@ def main(argv: list[str]) -> None:
                 "mean": [round(float(v), 6) for v in x.mean(axis=0)],
                 "std": [round(float(v), 6) for v in x.std(axis=0)],
                 "weight": weight.tolist(),
+                "desc_mean": [round(float(v), 6) for v in np.mean(descs, axis=0)],
+                "desc_std": [round(float(v), 6) for v in np.std(descs, axis=0)],
             },
             indent=None,
         )

@@ -33,15 +33,37 @@ def add(store, path: Path, spans: list[tuple[float, float]]) -> AssetWork:
         s.flush()
         refs = []
         for i, (a, b) in enumerate(spans):
-            seg = Segment(asset_id=asset.id, index=i, kind="window", time_base_num=1,
-                          time_base_den=1000, start_ts=int(a * 1000), end_ts=int(b * 1000))
+            seg = Segment(
+                asset_id=asset.id,
+                index=i,
+                kind="window",
+                time_base_num=1,
+                time_base_den=1000,
+                start_ts=int(a * 1000),
+                end_ts=int(b * 1000),
+            )
             s.add(seg)
             s.flush()
-            refs.append(SegmentRef(index=i, kind="window", time_base=tb, start_ts=seg.start_ts,
-                                   end_ts=seg.end_ts, id=seg.id))
+            refs.append(
+                SegmentRef(
+                    index=i,
+                    kind="window",
+                    time_base=tb,
+                    start_ts=seg.start_ts,
+                    end_ts=seg.end_ts,
+                    id=seg.id,
+                )
+            )
         aid = asset.id
-    return AssetWork(asset_id=aid, path=path, kind="audio", data_dir=store.settings.data_dir,
-                     duration_s=spans[-1][1], has_audio=True, segments=refs)
+    return AssetWork(
+        asset_id=aid,
+        path=path,
+        kind="audio",
+        data_dir=store.settings.data_dir,
+        duration_s=spans[-1][1],
+        has_audio=True,
+        segments=refs,
+    )
 
 
 def test_sound_rows_and_queries(store):
@@ -58,15 +80,25 @@ def test_sound_rows_and_queries(store):
             with store.session() as s:
                 ex.write(s, work, result)
     with store.session() as s:
-        assert s.execute(select(AudioTrack.status).where(AudioTrack.asset_id == a.asset_id)
-                         ).scalar_one() == "ok"
+        assert (
+            s.execute(
+                select(AudioTrack.status).where(AudioTrack.asset_id == a.asset_id)
+            ).scalar_one()
+            == "ok"
+        )
         assert len(s.execute(select(Vector.id).where(Vector.space == "audio:mfcc180@1")).all()) == 3
     hits = similar_segments(store, segment_id=a.segments[0].id, limit=5)
     assert {h[0] for h in hits} == {a.segments[1].id, b.segments[0].id}
     assert all(-1.0 <= score <= 1.0001 for _, score in hits)
 
-    line = Line(2.6, 4.0, "Rain again over the hills", [["Rain", 2600, 2900, 0.9]],
-                segment_index=1, embedding=np.eye(384, dtype=np.float32)[0])
+    line = Line(
+        2.6,
+        4.0,
+        "Rain again over the hills",
+        [["Rain", 2600, 2900, 0.9]],
+        segment_index=1,
+        embedding=np.eye(384, dtype=np.float32)[0],
+    )
     result = TranscriptResult("ok", None, "test-model", "en", 1.0, 1.4, [line])
     tx = TranscriptExtractor(embed=False)
     with store.session() as s:
