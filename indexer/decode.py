@@ -27,16 +27,16 @@ class LowResFrame:
     bgr: np.ndarray
 
 
-def _open(path: Path):
+def _open(path: Path):  # noqa: ANN202
     import av
 
     try:
         return av.open(str(path), metadata_errors="ignore")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         raise MediaError(f"cannot open: {str(exc).splitlines()[0][:300]}") from exc
 
 
-def _video_stream(container, stream_index: int | None):
+def _video_stream(container, stream_index: int | None):  # noqa: ANN001, ANN202
     streams = [s for s in container.streams.video if not int(s.disposition or 0) & 0x400]
     if stream_index is not None:
         streams = [s for s in streams if s.index == stream_index] or streams
@@ -83,7 +83,7 @@ def iter_lowres(
                 break
             try:
                 frames = packet.decode()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 errors += 1
                 if errors > MAX_DECODE_ERRORS:
                     raise MediaError(f"too many decode errors ({exc})") from exc
@@ -155,7 +155,7 @@ def frames_at(
         prev = None
         prev_pts = None
 
-        def convert(frame) -> np.ndarray:
+        def convert(frame) -> np.ndarray:  # noqa: ANN001
             w, h = frame.width, frame.height
             if max_px and max(w, h) > max_px:
                 s = max_px / max(w, h)

@@ -171,7 +171,7 @@ def run_task(task: Task) -> TaskResult:
             cat = StageOutcome(pipeline.STAGE, pipeline.VERSION, True, r,
                                seconds=time.perf_counter() - t0)
             work = pipeline.work_from_result(task.asset_id, task.path, task.data_dir, r)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded, the run goes on
             log.debug("catalogue failed for %s", task.path, exc_info=True)
             cat = StageOutcome(pipeline.STAGE, pipeline.VERSION, False, error=_one_line(exc),
                                seconds=time.perf_counter() - t0)
@@ -397,7 +397,7 @@ def _write_stage(store: Store, work: AssetWork, outcome: StageOutcome, options: 
                 with s.begin_nested():
                     ext.clear(s, work.asset_id)
                     ext.write(s, work, outcome.result)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed write is recorded like a failed run
                 log.debug("writing %s failed", outcome.name, exc_info=True)
                 error = _one_line(exc)
         run.state = "done" if error is None else "failed"

@@ -213,7 +213,7 @@ def probe_av(path: Path) -> ProbeInfo:
 
     try:
         container = av.open(str(path), metadata_errors="ignore")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - PyAV raises many types for bad input
         raise MediaError(f"not a readable media file: {str(exc).splitlines()[0][:300]}") from exc
     with container:
         # Cover art (attached pictures) is not video.

@@ -90,7 +90,7 @@ def detect_shots(path: Path, frame_rate: Fraction | None, stream_index: int | No
     tb = Fraction(1, 1000)
     tc = None
 
-    def record(cuts, kind: str) -> None:
+    def record(cuts, kind: str) -> None:  # noqa: ANN001
         for c in cuts:
             cut_times.setdefault(int(c.pts), kind)
 

@@ -109,14 +109,14 @@ def db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, db_url: str):
+def settings(tmp_path: Path, db_url: str):  # noqa: ANN201
     from assetdb.config import load_settings
 
     return load_settings(data_dir=tmp_path / "data", database_url=db_url)
 
 
 @pytest.fixture
-def store(settings) -> Iterator:
+def store(settings) -> Iterator:  # noqa: ANN001
     from assetdb.db import Store
 
     st = Store.open(settings, upgrade_schema=True)
