@@ -132,7 +132,7 @@ class Transcriber:
         model: str | None = None,
         *,
         device: str = "cpu",
-        compute_type: str = "int8",
+        compute_type: str | None = None,
         cpu_threads: int = 0,
         beam_size: int = 5,
         word_timestamps: bool = True,
@@ -150,6 +150,8 @@ class Transcriber:
         else:
             path = str(model)
             self.model_id = f"faster-whisper:{Path(model).name if os.sep in model else model}"
+        if compute_type is None:
+            compute_type = "int8" if device == "cpu" else "int8_float16"
         try:
             self.whisper = WhisperModel(
                 path,
@@ -158,8 +160,21 @@ class Transcriber:
                 cpu_threads=cpu_threads,
                 local_files_only=True,
             )
-        except Exception as exc:
-            raise ModelUnavailable(f"cannot load faster-whisper model {model!r}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - ctranslate2/hub raise many kinds
+            if device == "cpu":
+                raise ModelUnavailable(
+                    f"cannot load faster-whisper model {model!r}: {exc}"
+                ) from exc
+            # CTranslate2 without its CUDA libraries: the transcript is still worth having
+            log.warning("faster-whisper on %s failed (%s); using the CPU", device, exc)
+            compute_type = "int8"
+            self.whisper = WhisperModel(
+                path,
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                local_files_only=True,
+            )
         self.model_id += f":{compute_type}"
         self.vad = SileroVad()
         self.beam_size = beam_size
