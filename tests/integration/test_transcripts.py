@@ -275,3 +275,9 @@ def test_transcript_cli_export(store, indexed):
     assert json.loads(res.stdout)[0]["start_s"] < 1.0
     res = runner.invoke(app, ["99999", *base])
     assert res.exit_code == 1 and "error:" in res.stderr
+    # registered on the real command line, store options on the root
+    from cli.main import app as main_app
+
+    res = runner.invoke(main_app, [*base, "transcript", str(indexed["jfk"].asset_id), "-f", "txt"])
+    assert res.exit_code == 0, res.output
+    assert "ask not what your country" in res.stdout.lower()
