@@ -15,6 +15,7 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
+from assetdb.schema.visual import ObjectDetection, OcrLine, SegmentObject
 
 __all__ = [
     "STATE_FAILED",
@@ -25,7 +26,10 @@ __all__ = [
     "Base",
     "Keyframe",
     "Meta",
+    "ObjectDetection",
+    "OcrLine",
     "Segment",
+    "SegmentObject",
     "StageRun",
     "TextEntry",
     "Vector",
