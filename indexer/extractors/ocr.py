@@ -28,8 +28,9 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from assetdb.errors import MediaError, ModelUnavailable
+from assetdb.errors import ModelUnavailable
 from indexer.extractors.base import Extractor
+from indexer.extractors.frames import frames_at_times, shot_sample_times
 from indexer.work import AssetWork, SegmentRef
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,12 @@ EXTRA_OFFSETS_S = (0.2, 1.0, 2.0)
 EVERY_S = 3.0
 END_MARGIN_S = 0.3
 NEAR_S = 0.4  # a frame this close to one already chosen in the shot is not read again
-FRAME_MAX_PX = 1280  # same bound as the keyframe JPEGs
 # A frame is a repeat of one already read in the shot (same text, not read again)
 # when, on 160-px grey thumbnails, fewer than REPEAT_CHANGED_SHARE of the pixels
 # changed by more than REPEAT_PIXEL_DIFF (0..255): typing one word changes more.
 THUMB_PX = 160
 REPEAT_PIXEL_DIFF = 24
 REPEAT_CHANGED_SHARE = 0.002
-SEEK_FORWARD_MAX_S = 3.0
 LINE_SIMILARITY = 0.8  # letters of two readings at least this similar (same digits) = same line
 CORRECTION_CUTOFF = 0.8
 EXTRACTOR_REV = "1"
@@ -207,69 +206,6 @@ def merge_readings(readings: list[OcrReading]) -> list[OcrLineResult]:
     return out
 
 
-def _video_stream(container: Any) -> Any:
-    streams = [s for s in container.streams.video if not int(s.disposition or 0) & 0x400]
-    if not streams:
-        raise MediaError("no video stream")
-    return streams[0]
-
-
-def _scaled(frame: Any, max_px: int) -> np.ndarray:
-    w, h = frame.width, frame.height
-    if max(w, h) > max_px:
-        k = max_px / max(w, h)
-        w, h = max(2, int(w * k) // 2 * 2), max(2, int(h * k) // 2 * 2)
-    return frame.to_ndarray(width=w, height=h, format="rgb24")
-
-
-def frames_at_times(
-    path: Path, times_s: list[float], max_px: int = FRAME_MAX_PX, rotation: int = 0
-) -> list[tuple[float, int, np.ndarray]]:
-    """(time s, pts, RGB) of the first frame at or after each time (relative to the
-    stream's first frame); decodes forward between close targets, seeks otherwise."""
-    import av
-
-    targets = sorted(set(times_s))
-    out: list[tuple[float, int, np.ndarray]] = []
-    if not targets:
-        return out
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"cannot open {path}: {exc}") from exc
-    with container:
-        stream = _video_stream(container)
-        stream.thread_type = "AUTO"
-        tb = stream.time_base
-        first = next((f.pts for f in container.decode(stream) if f.pts is not None), 0)
-        i = 0
-        while i < len(targets):
-            container.seek(first + int(targets[i] / tb), stream=stream, backward=True)
-            done = True
-            try:
-                for f in container.decode(stream):
-                    if f.pts is None:
-                        continue
-                    rel = float((f.pts - first) * tb)
-                    if rel + 1e-3 < targets[i]:
-                        continue
-                    rgb = _scaled(f, max_px)
-                    k = (rotation // 90) % 4
-                    out.append((rel, f.pts - first, np.ascontiguousarray(np.rot90(rgb, k))))
-                    while i < len(targets) and targets[i] <= rel + 1e-3:
-                        i += 1
-                    if i < len(targets) and targets[i] - rel > SEEK_FORWARD_MAX_S:
-                        done = False
-                        break
-            except av.error.FFmpegError as exc:
-                log.warning("%s: decode error reading OCR frames: %s", path, exc)
-                i += 1
-                done = i >= len(targets)
-            if done:
-                break
-    return out
-
-
 def _thumb(rgb: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -338,22 +274,10 @@ class OcrExtractor(Extractor):
         return out
 
     def _extra_times(self, seg: SegmentRef) -> list[float]:
-        """Head-of-shot frames, then every ``every_s`` and one before the end, leaving
-        out those close to a keyframe or to one already chosen."""
-        chosen = [k.time_s for k in seg.keyframes]
-        cands = [seg.start_s + off for off in self.extra_offsets_s]
-        if self.every_s:
-            t = seg.start_s + max(self.extra_offsets_s, default=0.0) + self.every_s
-            while t < seg.end_s - END_MARGIN_S:
-                cands.append(t)
-                t += self.every_s
-            cands.append(seg.end_s - END_MARGIN_S)
-        out = []
-        for t in cands:
-            if seg.start_s <= t < seg.end_s and all(abs(t - c) > NEAR_S for c in chosen):
-                out.append(t)
-                chosen.append(t)
-        return out
+        return shot_sample_times(
+            seg, self.extra_offsets_s, self.every_s, END_MARGIN_S, NEAR_S,
+            exclude=[k.time_s for k in seg.keyframes],
+        )  # fmt: skip
 
     def read_work(self, work: AssetWork) -> OcrResult:
         from indexer.extractors.objects import read_rgb
