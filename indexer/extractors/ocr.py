@@ -171,9 +171,11 @@ def _same_line(a: OcrReading, b: OcrReading) -> bool:
         return True
     if not la or not lb:
         return False
-    # text typed on screen: a reading that is the start of a longer one
-    if len(la) >= 3 and len(lb) >= 3 and (la.startswith(lb) or lb.startswith(la)):
-        return True
+    # text typed on screen: a reading that is (nearly, misreads allowed) the start of a
+    # longer one ("Initiot" then "InitiateSearchProgram")
+    short, long_ = sorted((la, lb), key=len)
+    if len(short) >= 4 and len(long_) > len(short):
+        return difflib.SequenceMatcher(None, short, long_[: len(short)]).ratio() >= LINE_SIMILARITY
     return difflib.SequenceMatcher(None, la, lb).ratio() >= LINE_SIMILARITY
 
 

@@ -181,3 +181,99 @@ def test_detect_objects_contract():
     assert [sc for _, sc, _ in out] == sorted((sc for _, sc, _ in out), reverse=True)
     x1, y1, x2, y2 = out[0][2]
     assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+
+
+# GoldenEye excerpt: cuts at 3.754 s and 8.759 s (frame differences); shot 0 shows the
+# menu bar (NATALYA/LUKE OFFLINE, MESSAGE), shot 1 types "Initiate Search Program"
+# then "Enter Password", complete only in its last second.
+GOLDENEYE_SHOTS = [(0.0, 3.754, [1.9]), (3.754, 8.759, [5.5]), (8.759, 9.968, [9.3])]
+
+
+@pytest.fixture(scope="module")
+def goldeneye(store):
+    _need("rapidocr_onnxruntime")
+    from indexer.extractors.ocr import OcrExtractor
+
+    st, tmp = store
+    ex = OcrExtractor()
+    work = add_asset(st, "goldeneye-vfr-drop3.mp4", GOLDENEYE_SHOTS, tmp)
+    (result,) = ex.run([work])
+    with st.session() as s:
+        ex.write(s, work, result)
+    return work, result
+
+
+def _ocr_texts(st, asset_id):
+    from sqlalchemy import select
+
+    from assetdb.schema import Segment, TextEntry
+
+    with st.session() as s:
+        return s.execute(
+            select(TextEntry.text, Segment.index, TextEntry.start_s)
+            .join(Segment, Segment.id == TextEntry.segment_id)
+            .where(TextEntry.asset_id == asset_id, TextEntry.source == "ocr")
+        ).all()
+
+
+@pytest.mark.parametrize(
+    ("query", "shot", "earliest_s", "latest_s"),
+    [
+        ("Initiate Search Program", 1, 3.754, 8.759),
+        ("initiate search prog", 1, 3.754, 8.759),  # prefix
+        ("password", 1, 3.754, 8.759),  # read as "Possword"
+        ("OFFLINE", 0, 0.0, 3.754),
+        ("MESSAGE", 0, 0.0, 3.754),
+        ("natalya", 0, 0.0, 3.754),
+    ],
+)
+def test_ocr_goldeneye_words_found_in_right_shot(store, goldeneye, query, shot, earliest_s,
+                                                 latest_s):
+    st, _ = store
+    work, _ = goldeneye
+    hits = [(seg, t) for text, seg, t in _ocr_texts(st, work.asset_id)
+            if text_matches(text, query)]  # fmt: skip
+    assert hits, f"{query!r} not in {_ocr_texts(st, work.asset_id)}"
+    seg, t = min(hits, key=lambda h: h[1])
+    assert seg == shot and earliest_s <= t < latest_s
+
+
+def test_ocr_goldeneye_lines_merged(store, goldeneye):
+    from sqlalchemy import select
+
+    from assetdb.objects import shot_visuals
+    from assetdb.schema import OcrLine
+
+    st, _ = store
+    work, result = goldeneye
+    assert result.frames_read >= len(GOLDENEYE_SHOTS)
+    with st.session() as s:
+        lines = s.scalars(select(OcrLine).where(OcrLine.asset_id == work.asset_id)).all()
+        shots = shot_visuals(s, work.asset_id)
+    texts0 = [ln.text for ln in lines if ln.segment_id == work.segments[0].id]
+    # two OFFLINE labels on screen, read in several frames each: at most 2 lines
+    assert 1 <= sum(t == "OFFLINE" for t in texts0) <= 2
+    assert all(ln.confidence >= 0.8 for ln in lines)
+    assert any(ln.frames > 1 for ln in lines)
+    prompt = [ln for ln in lines if text_matches(ln.norm, "initiate search program")]
+    # typed on screen: partial readings merged into one line, first seen before complete
+    assert len(prompt) == 1 and prompt[0].t_s < 8.0 and prompt[0].frames >= 2
+    assert any(t.text == prompt[0].text for v in shots for t in v.texts)
+
+
+def test_ocr_reads_burnt_in_timecode(store):
+    _need("rapidocr_onnxruntime")
+    from indexer.extractors.ocr import OcrExtractor
+
+    st, tmp = store
+    ex = OcrExtractor(extra_offsets_s=(), every_s=0)  # the keyframe only
+    work = add_asset(st, "smpte-2997.mp4", [(0.0, 10.0, [5.2])], tmp)
+    (result,) = ex.run([work])
+    with st.session() as s:
+        ex.write(s, work, result)
+    kf = work.keyframes[0]
+    n = round(kf.time_s * 30000 / 1001)  # the card counts 29.97 fps frames (no drop < 1 min)
+    expected = f"00:00:{n // 30:02d};{n % 30:02d}"
+    texts = [(text, t) for text, _, t in _ocr_texts(st, work.asset_id)]
+    assert (expected, pytest.approx(kf.time_s)) in [(x, t) for x, t in texts], texts
+    assert any(text_matches(x, expected) for x, _ in texts)
