@@ -43,7 +43,7 @@ def sample(name: str, n: int) -> list[np.ndarray]:
         if not total:
             total = sum(1 for _ in c.decode(s))
             c.seek(0)
-        want = {int(round(x)) for x in np.linspace(0, total - 1, n + 2)[1:-1]}
+        want = {round(x) for x in np.linspace(0, total - 1, n + 2)[1:-1]}
         out = []
         for i, f in enumerate(c.decode(s)):
             if i in want:

@@ -78,11 +78,11 @@ def main() -> None:
         ("smpte-2997.mp4", frames("smpte-2997.mp4", args.every * 2), correct_smpte),
     ]
     configs = {
-        "default (cls on, det min side 736)": dict(text_score=0.3),
-        "cls off": dict(text_score=0.3, use_cls=False),
-        "cls off, det max side 960": dict(
-            text_score=0.3, use_cls=False, det_limit_type="max", det_limit_side_len=960
-        ),
+        "default (cls on, det min side 736)": {"text_score": 0.3},
+        "cls off": {"text_score": 0.3, "use_cls": False},
+        "cls off, det max side 960": {
+            "text_score": 0.3, "use_cls": False, "det_limit_type": "max", "det_limit_side_len": 960
+        },
     }
     print(f"frames: {', '.join(f'{n} {len(fr)}' for n, fr, _ in sets)}")
     print("| engine | s/frame | " + " | ".join(f"prec@{t} (kept)" for t in THRESHOLDS) + " |")

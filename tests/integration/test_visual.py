@@ -7,10 +7,12 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assetdb.config import load_settings
 from assetdb.db import Store
+from assetdb.objects import LABELS
 from indexer.work import AssetWork, KeyframeRef, SegmentRef
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,3 +279,28 @@ def test_ocr_reads_burnt_in_timecode(store):
     texts = [(text, t) for text, _, t in _ocr_texts(st, work.asset_id)]
     assert (expected, pytest.approx(kf.time_s)) in [(x, t) for x, t in texts], texts
     assert any(text_matches(x, expected) for x, _ in texts)
+
+
+def test_torchvision_detector_loads_local_state_dict(tmp_path):
+    """The configurable stronger detector: built with weights=None and loaded from a
+    local state dict (random weights here: construction and output shape only)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torchvision")
+    from assetdb.errors import ModelUnavailable
+    from indexer.extractors.objects import ObjectsExtractor, TorchvisionDetector
+
+    model = "ssdlite320_mobilenet_v3_large"
+    with pytest.raises(ModelUnavailable, match="weights_path"):
+        TorchvisionDetector(model)
+    rand = TorchvisionDetector(model, allow_random_init=True)
+    weights = tmp_path / "det.pt"
+    torch.save(rand.model.state_dict(), weights)
+    ex = ObjectsExtractor(detector="torchvision", model=model, weights_path=str(weights),
+                          min_score=0.0)
+    assert ex.version.startswith(f"torchvision-{model}@") and ex.version != ObjectsExtractor.version
+    ex.load()
+    rng = np.random.default_rng(0)
+    dets = ex.detector.detect(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), 0.0)
+    for d in dets:
+        assert d.label in LABELS and 0 <= d.box[0] <= d.box[2] <= 1
+
