@@ -10,10 +10,13 @@ from typing import Any
 
 from indexer.extractors.base import Extractor
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "objects": "indexer.extractors.objects:ObjectsExtractor",
+    "ocr": "indexer.extractors.ocr:OcrExtractor",
+}
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
-DEFAULT_EXTRACTORS: list[str] = []
+DEFAULT_EXTRACTORS: list[str] = ["objects", "ocr"]
 
 _cache: dict[tuple[str, str], Extractor] = {}
 

@@ -185,24 +185,62 @@ def test_detect_objects_contract():
     assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
 
 
-# GoldenEye excerpt: cuts at 3.754 s and 8.759 s (frame differences); shot 0 shows the
-# menu bar (NATALYA/LUKE OFFLINE, MESSAGE), shot 1 types "Initiate Search Program"
-# then "Enter Password", complete only in its last second.
-GOLDENEYE_SHOTS = [(0.0, 3.754, [1.9]), (3.754, 8.759, [5.5]), (8.759, 9.968, [9.3])]
+# Through the real ingest (catalogue: shots + keyframes, then the extractors).
+# GoldenEye excerpt: cuts at 3.754 s and 8.759 s; shot 0 shows the menu bar
+# (NATALYA/LUKE OFFLINE, MESSAGE), shot 1 types "Initiate Search Program" then
+# "Enter Password", complete only in its last second.
+INGESTED = ["goldeneye-vfr-drop3.mp4", "slow_traffic_small.mp4",
+            "video_with_failing_audio.mp4", "chaplin.mp4"]
 
 
 @pytest.fixture(scope="module")
-def goldeneye(store):
+def ingested(tmp_path_factory):
+    _need("cv2")
     _need("rapidocr_onnxruntime")
-    from indexer.extractors.ocr import OcrExtractor
+    from indexer.ingest import ingest
 
-    st, tmp = store
-    ex = OcrExtractor()
-    work = add_asset(st, "goldeneye-vfr-drop3.mp4", GOLDENEYE_SHOTS, tmp)
-    (result,) = ex.run([work])
+    tmp = tmp_path_factory.mktemp("ingest")
+    st = Store.open(load_settings(data_dir=tmp / "data", database_url=f"sqlite:///{tmp}/t.db"),
+                    upgrade_schema=True)
+    media = tmp / "media"
+    media.mkdir()
+    for name in INGESTED:
+        (media / name).symlink_to((VIDEO / name).resolve())
+    rep = ingest(st, [media], workers=1, extractors=["objects"])
+    assert not rep.stage_failures, rep.stage_failures
+    # OCR on the GoldenEye excerpt only (the others have no text; keeps the test short)
+    rep = ingest(st, [media / INGESTED[0]], workers=1, extractors=["objects", "ocr"])
+    assert not rep.stage_failures, rep.stage_failures
+    yield st, media
+    st.close()
+
+
+def _asset_id(st, path: Path) -> int:
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset
+
     with st.session() as s:
-        ex.write(s, work, result)
-    return work, result
+        return s.scalar(select(Asset.id).where(Asset.path.like(f"%{path.name}")))
+
+
+def test_ingest_object_car_ranks_traffic_clip_first(ingested):
+    from sqlalchemy import select
+
+    from assetdb.objects import segment_ids_for_objects, segment_object_scores, shot_visuals
+    from assetdb.schema import Segment
+
+    st, media = ingested
+    with st.session() as s:
+        scores = segment_object_scores(s, ["car"])
+        assert set(scores) == segment_ids_for_objects(s, ["car"])
+        best = max(scores, key=scores.get)
+        assert s.scalar(select(Segment.asset_id).where(Segment.id == best)) == _asset_id(
+            st, media / "slow_traffic_small.mp4")
+        planes = shot_visuals(s, _asset_id(st, media / "video_with_failing_audio.mp4"))
+        people = shot_visuals(s, _asset_id(st, media / "chaplin.mp4"))
+    assert any(o.label == "airplane" for v in planes for o in v.objects)
+    assert any(o.label == "person" for v in people for o in v.objects)
 
 
 def _ocr_texts(st, asset_id):
@@ -211,48 +249,49 @@ def _ocr_texts(st, asset_id):
     from assetdb.schema import Segment, TextEntry
 
     with st.session() as s:
-        return s.execute(
-            select(TextEntry.text, Segment.index, TextEntry.start_s)
+        rows = s.execute(
+            select(TextEntry.text, Segment.start_ts, Segment.end_ts, Segment.time_base_num,
+                   Segment.time_base_den, TextEntry.start_s)
             .join(Segment, Segment.id == TextEntry.segment_id)
             .where(TextEntry.asset_id == asset_id, TextEntry.source == "ocr")
-        ).all()
+        ).all()  # fmt: skip
+    return [(text, (a * n / d, b * n / d), t) for text, a, b, n, d, t in rows]
 
 
 @pytest.mark.parametrize(
-    ("query", "shot", "earliest_s", "latest_s"),
+    ("query", "shot_start_s"),
     [
-        ("Initiate Search Program", 1, 3.754, 8.759),
-        ("initiate search prog", 1, 3.754, 8.759),  # prefix
-        ("password", 1, 3.754, 8.759),  # read as "Possword"
-        ("OFFLINE", 0, 0.0, 3.754),
-        ("MESSAGE", 0, 0.0, 3.754),
-        ("natalya", 0, 0.0, 3.754),
+        ("Initiate Search Program", 3.754),
+        ("initiate search prog", 3.754),  # prefix query
+        ("password", 3.754),  # read as "Possword"
+        ("OFFLINE", 0.0),
+        ("MESSAGE", 0.0),
+        ("natalya", 0.0),
     ],
 )
-def test_ocr_goldeneye_words_found_in_right_shot(store, goldeneye, query, shot, earliest_s,
-                                                 latest_s):
-    st, _ = store
-    work, _ = goldeneye
-    hits = [(seg, t) for text, seg, t in _ocr_texts(st, work.asset_id)
-            if text_matches(text, query)]  # fmt: skip
-    assert hits, f"{query!r} not in {_ocr_texts(st, work.asset_id)}"
-    seg, t = min(hits, key=lambda h: h[1])
-    assert seg == shot and earliest_s <= t < latest_s
+def test_ocr_goldeneye_words_found_in_right_shot(ingested, query, shot_start_s):
+    st, media = ingested
+    texts = _ocr_texts(st, _asset_id(st, media / INGESTED[0]))
+    hits = [(shot, t) for text, shot, t in texts if text_matches(text, query)]
+    assert hits, f"{query!r} not in {texts}"
+    (start, end), t = min(hits, key=lambda h: h[1])
+    assert start == pytest.approx(shot_start_s, abs=0.05)
+    assert start <= t < end  # the timecode of the hit lies in its shot
 
 
-def test_ocr_goldeneye_lines_merged(store, goldeneye):
+def test_ocr_goldeneye_lines_merged(ingested):
     from sqlalchemy import select
 
     from assetdb.objects import shot_visuals
     from assetdb.schema import OcrLine
 
-    st, _ = store
-    work, result = goldeneye
-    assert result.frames_read >= len(GOLDENEYE_SHOTS)
+    st, media = ingested
+    asset_id = _asset_id(st, media / INGESTED[0])
     with st.session() as s:
-        lines = s.scalars(select(OcrLine).where(OcrLine.asset_id == work.asset_id)).all()
-        shots = shot_visuals(s, work.asset_id)
-    texts0 = [ln.text for ln in lines if ln.segment_id == work.segments[0].id]
+        lines = s.scalars(select(OcrLine).where(OcrLine.asset_id == asset_id)).all()
+        shots = shot_visuals(s, asset_id)
+    first_shot = min(ln.segment_id for ln in lines)
+    texts0 = [ln.text for ln in lines if ln.segment_id == first_shot]
     # two OFFLINE labels on screen, read in several frames each: at most 2 lines
     assert 1 <= sum(t == "OFFLINE" for t in texts0) <= 2
     assert all(ln.confidence >= 0.8 for ln in lines)
