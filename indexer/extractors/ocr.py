@@ -250,10 +250,10 @@ class OcrExtractor(Extractor):
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
             raise ModelUnavailable("rapidocr-onnxruntime is not installed") from exc
-        # Without the 180-degree angle classifier: footage text is upright, it read
-        # burnt-in timecode upside down ("00:00:08;00" as "60:80:00:00") and it
-        # costs 40% of the time (bench/ocr_threshold.py: 2.07 vs 1.23 s/frame, same
-        # precision).
+        # Without the 180-degree angle classifier: footage text is upright, and with it
+        # the SMPTE card's timecode at frames 208 and 232 was read upside down
+        # ("60:80:00:00", "80:60:00:00"; without: "00:00:08;09", "00:00:09;08").
+        # Precision on bench/ocr_threshold.py is the same either way.
         self.engine = RapidOCR(text_score=min(0.5, self.min_confidence), use_cls=False)
 
     def read(self, rgb: np.ndarray) -> list[tuple[str, float, tuple[float, float, float, float]]]:
