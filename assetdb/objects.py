@@ -5,7 +5,7 @@ per-shot summaries ``assets show`` prints.
 Matching policy (the same for ``--object`` and for free-text search):
 
 - a label matches itself, its plural and its synonyms: ``car`` = ``cars`` =
-  ``automobile``; ``person`` = ``people`` = ``man`` = ``woman`` ...;
+  ``automobile``; ``person`` = ``people`` = ``human``;
   ``airplane`` = ``plane`` = ``aircraft``; ``tv`` = ``television`` = ``monitor``;
 - a label does NOT match its siblings: ``car`` does not match ``truck`` or
   ``bus``. The detector tells them apart well enough that a user asking for cars
@@ -16,9 +16,14 @@ Matching policy (the same for ``--object`` and for free-text search):
   ``furniture``, ``electronics``, ``appliance``, ``kitchenware``, ``sports gear``,
   ``accessory`` likewise (COCO's supercategories).
 
-The free-text row written per shot (source ``objects``) therefore holds each
-detected label with its synonyms and its category word, so a text query
-``vehicle`` finds a shot with a truck and ``car`` does not.
+- for ``--object`` only, a narrower word stands for the label containing it:
+  ``--object woman`` keeps the shots with a person (a filter is a necessary
+  condition; the detector cannot tell a woman from a man).
+
+The free-text row written per shot (source ``objects``) holds each detected label
+with its synonyms and its category word, i.e. only words true of every instance:
+a text query ``vehicle`` finds a shot with a truck, ``car`` does not, and
+``woman`` does not find every shot with a person.
 """
 
 from __future__ import annotations
@@ -54,8 +59,7 @@ LABELS: frozenset[str] = frozenset(x for x in COCO90 if x)
 
 # Other words for the same thing (query word -> label). Plurals are handled apart.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "person": ("people", "man", "men", "woman", "women", "human", "pedestrian", "child",
-               "children", "boy", "girl", "crowd"),
+    "person": ("people", "human", "humans"),
     "bicycle": ("bike", "cycle"),
     "car": ("automobile",),
     "motorcycle": ("motorbike",),
@@ -78,10 +82,20 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "refrigerator": ("fridge",),
     "remote": ("remote control",),
     "skis": ("ski",),
-    "dog": ("puppy",),
-    "cat": ("kitten",),
     "cow": ("cattle",),
     "laptop": ("notebook computer",),
+}  # fmt: skip
+
+# Narrower words -> the label that contains them. For ``--object`` only: a filter is
+# a necessary condition (a woman is a person, so the person shots are the candidates)
+# but these are not written into the shots' text, where "woman" would then find
+# every person the detector saw.
+NARROWER: dict[str, tuple[str, ...]] = {
+    "person": ("man", "men", "woman", "women", "pedestrian", "child", "children", "boy",
+               "girl", "crowd", "kid", "kids"),
+    "dog": ("puppy",),
+    "cat": ("kitten",),
+    "car": ("taxi", "cab"),
 }  # fmt: skip
 
 # Category words (COCO supercategories) -> labels under them.
@@ -107,9 +121,10 @@ def _build_vocabulary() -> dict[str, frozenset[str]]:
     vocab: dict[str, set[str]] = defaultdict(set)
     for label in LABELS:
         vocab[label].add(label)
-    for label, words in SYNONYMS.items():
-        for w in words:
-            vocab[w].add(label)
+    for table in (SYNONYMS, NARROWER):
+        for label, words in table.items():
+            for w in words:
+                vocab[w].add(label)
     for cat, labels in CATEGORIES.items():
         vocab[cat].update(labels)
     for alias, cat in _CATEGORY_ALIASES.items():

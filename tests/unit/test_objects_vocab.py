@@ -35,6 +35,7 @@ def test_synonyms_plurals_and_categories():
     assert expand_label("cell_phone") == {"cell phone"}
     assert {"car", "truck", "bus", "airplane"} <= expand_label("vehicle")
     assert "truck" not in expand_label("car")  # documented: car does not match truck/bus
+    assert expand_label("woman") == {"person"}  # narrower word: filter only
 
 
 def test_unknown_label_suggests_close_ones():
@@ -51,6 +52,7 @@ def test_objects_text_has_synonyms_and_category_once():
     assert words.count("vehicle") == 1
     assert "automobile" in words and "people" in words
     assert "bus" not in words
+    assert "woman" not in words and "child" not in words
 
 
 @pytest.fixture
