@@ -30,9 +30,9 @@ from indexer.work import AssetWork
 log = logging.getLogger(__name__)
 
 # Measured by bench/detect_threshold.py (notes/objects.md): on 40 frames of five
-# clips checked by eye, the share of plausible labels is 0.86 at 0.3, 0.90 at 0.4,
-# 0.95 at 0.5, 0.97 at 0.6, while the clip's main object is found in as many frames
-# at 0.5 as at 0.2 and in fewer from 0.6 (chaplin's person).
+# clips checked by eye, the share of plausible labels is 0.92 at 0.3, 0.96 at 0.4,
+# 0.98 at 0.5 and 0.6; the clip's main object is found in as many frames at 0.5 as
+# at 0.2, in fewer from 0.6 (chaplin's person). 0.5: the highest without a loss.
 MIN_SCORE = 0.5
 SSD_INPUT_PX = 300
 # Besides the keyframes, one frame every EVERY_S of a shot: objects that are in

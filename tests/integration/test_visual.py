@@ -206,6 +206,7 @@ def ingested(tmp_path_factory):
     media.mkdir()
     for name in INGESTED:
         (media / name).symlink_to((VIDEO / name).resolve())
+    (media / "two_people.jpg").symlink_to((SHARED / "media" / "images" / "two_people.jpg").resolve())
     rep = ingest(st, [media], workers=1, extractors=["objects"])
     assert not rep.stage_failures, rep.stage_failures
     # OCR on the GoldenEye excerpt only (the others have no text; keeps the test short)
@@ -239,8 +240,12 @@ def test_ingest_object_car_ranks_traffic_clip_first(ingested):
             st, media / "slow_traffic_small.mp4")
         planes = shot_visuals(s, _asset_id(st, media / "video_with_failing_audio.mp4"))
         people = shot_visuals(s, _asset_id(st, media / "chaplin.mp4"))
+        photo = shot_visuals(s, _asset_id(st, media / "two_people.jpg"))
     assert any(o.label == "airplane" for v in planes for o in v.objects)
     assert any(o.label == "person" for v in people for o in v.objects)
+    assert [(o.label, o.count) for v in photo for o in v.objects if o.label == "person"] == [
+        ("person", 2)
+    ]
 
 
 def _ocr_texts(st, asset_id):
