@@ -3,6 +3,7 @@ stage's job in production), the real models, a real SQLite store."""
 
 from __future__ import annotations
 
+import pickle
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -124,6 +125,7 @@ def detected(store):
         ex = ObjectsExtractor() if name == "video_with_failing_audio.mp4" else keyframes_only
         work = add_asset(st, name, shots, tmp)
         (result,) = ex.run([work])
+        result = pickle.loads(pickle.dumps(result))  # results cross worker processes
         with st.session() as s:
             ex.write(s, work, result)
         works[name] = (work, result)
@@ -316,6 +318,7 @@ def test_ocr_reads_burnt_in_timecode(store):
     # 8.32 s: with RapidOCR's angle classifier this frame's timecode read "60:80:00:00"
     work = add_asset(st, "smpte-2997.mp4", [(0.0, 10.0, [8.3])], tmp)
     (result,) = ex.run([work])
+    result = pickle.loads(pickle.dumps(result))
     with st.session() as s:
         ex.write(s, work, result)
     kf = work.keyframes[0]
