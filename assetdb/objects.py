@@ -271,23 +271,15 @@ def shot_visuals(session: Session, asset_id: int) -> list[ShotVisual]:
     return sorted(out.values(), key=lambda v: v.segment_index)
 
 
-def shot_visuals_json(session: Session, asset_id: int) -> list[dict]:
-    """``shot_visuals`` as plain dicts (for ``assets show --json``)."""
-    return [
-        {
-            "segment_id": v.segment_id,
-            "segment_index": v.segment_index,
-            "start_s": round(v.start_s, 3),
-            "end_s": round(v.end_s, 3),
-            "objects": [
-                {"label": o.label, "count": o.count, "frames": o.frames,
-                 "max_score": round(o.max_score, 3)}
-                for o in v.objects
-            ],
-            "text": [
-                {"text": t.text, "t_s": round(t.t_s, 3), "confidence": round(t.confidence, 3)}
-                for t in v.texts
-            ],
-        }
-        for v in shot_visuals(session, asset_id)
-    ]  # fmt: skip
+def asset_details(session: Session, asset_id: int) -> dict[str, list[dict]]:
+    """The ``assets show`` section (a ``DETAIL_PROVIDERS`` entry): one flat row per shot
+    and object label (best first) and per line of text read (in time order)."""
+    objects, texts = [], []
+    for v in shot_visuals(session, asset_id):
+        for o in v.objects:
+            objects.append({"shot": v.segment_index, "label": o.label, "count": o.count,
+                            "frames": o.frames, "max_score": round(o.max_score, 3)})
+        for t in v.texts:
+            texts.append({"shot": v.segment_index, "t_s": round(t.t_s, 3), "text": t.text,
+                          "confidence": round(t.confidence, 3)})
+    return {"objects": objects, "screen_text": texts}

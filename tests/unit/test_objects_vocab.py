@@ -10,6 +10,7 @@ from assetdb.errors import QueryError
 from assetdb.objects import (
     COCO90,
     LABELS,
+    asset_details,
     expand_label,
     objects_text,
     segment_ids_for_objects,
@@ -105,3 +106,8 @@ def test_filter_and_semantics(store):
     assert shots[0].objects[0].label == "car" and shots[0].objects[0].count == 3
     assert shots[2].texts[0].text == "SCENE 42" and shots[2].texts[0].t_s == 8.4
     assert shots[2].start_s == pytest.approx(8.0)
+    with store.session() as s:
+        d = asset_details(s, aid)
+    assert d["objects"][0] == {"shot": 0, "label": "car", "count": 3, "frames": 1,
+                               "max_score": 0.9}
+    assert d["screen_text"] == [{"shot": 2, "t_s": 8.4, "text": "SCENE 42", "confidence": 0.97}]
