@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from assetdb.config import load_settings
-from assetdb.db import Store
 from assetdb.errors import QueryError
 from assetdb.objects import (
     COCO90,
@@ -56,12 +54,7 @@ def test_objects_text_has_synonyms_and_category_once():
     assert "woman" not in words and "child" not in words
 
 
-@pytest.fixture
-def store(tmp_path):
-    st = Store.open(load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/t.db"),
-                    upgrade_schema=True)
-    yield st
-    st.close()
+# ``store``: tests/conftest.py's fixture (SQLite, and PostgreSQL when it answers)
 
 
 def _seed(store) -> list[int]:
