@@ -16,7 +16,7 @@ REGISTRY: dict[str, str] = {
 }
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
-DEFAULT_EXTRACTORS: list[str] = ["objects", "ocr"]
+DEFAULT_EXTRACTORS: list[str] = []
 
 _cache: dict[tuple[str, str], Extractor] = {}
 
