@@ -141,7 +141,9 @@ def ingest(
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove assets whose files are gone.")] = False,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only these extractors (repeatable).")
+        list[str] | None,
+        typer.Option("--only", help="Run only these extractors (repeatable); "
+                     "`--only catalogue` runs none."),
     ] = None,
     skip: Annotated[
         list[str] | None,
@@ -175,7 +177,7 @@ def ingest(
                         (no_audio, ["audio"]), (no_transcripts, ["transcript"])):
         if flag:
             disabled.update(names)
-    names = list(only) if only else list(ext_registry.DEFAULT_EXTRACTORS)
+    names = [n for n in only if n != "catalogue"] if only else list(ext_registry.DEFAULT_EXTRACTORS)
     unknown = [n for n in names + sorted(disabled) if n not in ext_registry.REGISTRY
                and n not in ("faces", "objects", "ocr", "audio", "transcript")]
     if unknown:

@@ -13,6 +13,8 @@ from indexer.extractors.base import Extractor
 REGISTRY: dict[str, str] = {
     "audio": "indexer.extractors.sound:AudioFeatures",
     "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
+    "objects": "indexer.extractors.objects:ObjectsExtractor",
+    "ocr": "indexer.extractors.ocr:OcrExtractor",
 }
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
