@@ -160,7 +160,7 @@ class Transcriber:
                 cpu_threads=cpu_threads,
                 local_files_only=True,
             )
-        except Exception as exc:  # noqa: BLE001 - ctranslate2/hub raise many kinds
+        except Exception as exc:
             if device == "cpu":
                 raise ModelUnavailable(
                     f"cannot load faster-whisper model {model!r}: {exc}"
