@@ -15,6 +15,7 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
+from assetdb.schema.faces import Face, FaceRejection, Person  # noqa: F401
 
 __all__ = [
     "STATE_FAILED",
