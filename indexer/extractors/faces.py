@@ -15,6 +15,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,6 +50,7 @@ DEDUPE_DIST = 0.45
 DEDUPE_IOU = 0.3
 DEDUPE_DIST_STRICT = 0.3
 CROP_MAX_PX = 160
+NMS_IOU = 0.5
 CROP_MARGIN = 0.25
 
 
@@ -175,7 +177,16 @@ def analyse_frame(models: FaceModels, rgb: np.ndarray, num_jitters: int = 0) -> 
         work = np.asarray(im)
     work = np.ascontiguousarray(work)
     out = []
-    for rect, score in models.detect(work, choose_upsample(work.shape[1], work.shape[0])):
+    dets = sorted(models.detect(work, choose_upsample(work.shape[1], work.shape[0])),
+                  key=lambda d: -d[1])
+    kept: list[tuple[Any, float]] = []
+    for rect, score in dets:
+        # HOG's sub-detectors can report one face twice (same box, two scores).
+        b = (rect.left(), rect.top(), rect.width(), rect.height())
+        if any(box_iou(b, (k.left(), k.top(), k.width(), k.height())) > NMS_IOU for k, _ in kept):
+            continue
+        kept.append((rect, score))
+    for rect, score in kept:
         shape = models.shape(work, rect)
         emb = np.asarray(models.rec.compute_face_descriptor(work, shape, num_jitters), np.float32)
         pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
@@ -259,9 +270,16 @@ def extra_frame_times(work: AssetWork, per_shot: int) -> dict[int, list[float]]:
     return out
 
 
-def decode_frames(path: Path, wanted: dict[int, list[float]], rotation: int) -> list[_Frame]:
+def decode_frames(
+    path: Path, wanted: dict[int, list[float]], rotation: int, *, relative: bool | None = None
+) -> list[_Frame]:
     """Decode the first frame at or after each wanted time (one forward pass,
-    seeking only over long gaps)."""
+    seeking only over long gaps).
+
+    Times are in the segments' convention: stream timestamps, or seconds from the
+    stream's first frame when ``relative`` (``None``: relative when the stream
+    starts after 0, as PySceneDetect counts). Returned frame times use the same
+    convention as the wanted times."""
     import av
 
     targets = sorted((t, si) for si, ts in wanted.items() for t in ts)
@@ -272,26 +290,29 @@ def decode_frames(path: Path, wanted: dict[int, list[float]], rotation: int) -> 
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            tb = stream.time_base
+            tb = stream.time_base or Fraction(1, 1_000_000)
+            start = stream.start_time or 0
+            offset = float(start * tb) if (relative is None or relative) else 0.0
+            offset_ts = start if (relative is None or relative) else 0
             pos = -1.0
             i = 0
             it = None
             while i < len(targets):
                 t, si = targets[i]
                 if it is None or t - pos > 5.0:
-                    container.seek(int(t / tb) if tb else int(t * 1e6), stream=stream,
-                                   backward=True, any_frame=False)
+                    container.seek(int((t + offset) / tb), stream=stream, backward=True,
+                                   any_frame=False)
                     it = container.decode(stream)
                 frame = next(it, None)
                 if frame is None:
                     break
                 if frame.pts is None:
                     continue
-                pos = float(frame.pts * tb)
+                pos = float(frame.pts * tb) - offset
                 if pos + 1e-3 < t:
                     continue
                 rgb = _rotate(frame.to_ndarray(format="rgb24"), rotation)
-                frames.append(_Frame(si, round(pos * 1000), int(frame.pts), rgb))
+                frames.append(_Frame(si, round(pos * 1000), int(frame.pts - offset_ts), rgb))
                 i += 1
                 while i < len(targets) and targets[i][0] <= pos:
                     i += 1

@@ -63,17 +63,19 @@ def catalogue_video(store: Store, path: Path, max_shots: int = 40) -> AssetWork:
                                    end_ts=int(t1 / tb), rate=rate))
     with av.open(str(path)) as c:
         st = c.streams.video[0]
+        # PySceneDetect counts from the first frame; seek in stream time.
+        off = st.start_time or 0
         for seg in segs:
             mid = (seg.start_s + seg.end_s) / 2
-            c.seek(int(mid / tb), stream=st, backward=True)
+            c.seek(int(mid / tb) + off, stream=st, backward=True)
             for fr in c.decode(st):
-                if fr.pts is not None and float(fr.pts * tb) + 1e-3 >= mid:
+                if fr.pts is not None and float((fr.pts - off) * tb) + 1e-3 >= mid:
                     break
             p = kdir / f"{aid}_{seg.index}.jpg"
             img = Image.fromarray(fr.to_ndarray(format="rgb24"))
             img.save(p, quality=90)
-            seg.keyframes.append(KeyframeRef(segment_index=seg.index, ts=int(fr.pts),
-                                             time_s=float(fr.pts * tb), frame=0, path=p,
+            seg.keyframes.append(KeyframeRef(segment_index=seg.index, ts=int(fr.pts - off),
+                                             time_s=float((fr.pts - off) * tb), frame=0, path=p,
                                              width=img.width, height=img.height))
     return AssetWork(asset_id=aid, path=path, kind="video", data_dir=store.settings.data_dir,
                      duration_s=dur, frame_rate=rate, width=w, height=h, segments=segs)
