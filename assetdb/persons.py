@@ -290,11 +290,15 @@ def recluster(
         elif table.person[i] >= 0 and int(table.person[i]) not in anchors:
             free_votes[lab][int(table.person[i])] += 1
     used = set(cluster_person.values())
+    rejecting: dict[int, set[int]] = defaultdict(set)
+    for i, ps in table.forbidden.items():
+        if labels[i] >= 0:
+            rejecting[int(labels[i])] |= ps
     votes = sorted(
         ((c, lab, p) for lab, vs in free_votes.items() for p, c in vs.items()), reverse=True
     )
     for _, lab, p in votes:
-        if lab in cluster_person or p in used:
+        if lab in cluster_person or p in used or p in rejecting[lab]:
             continue
         cluster_person[lab] = p
         used.add(p)
@@ -580,6 +584,11 @@ def move_face(session: Session, face_id: int, person_ref: str | int, *, create: 
     if old is not None and old != p.id and session.get(FaceRejection, (f.id, old)) is None:
         session.add(FaceRejection(face_id=f.id, person_id=old))
     session.flush()
+    if old is not None and old != p.id:
+        # The user has curated the old person too: re-clustering keeps its faces.
+        left = session.scalar(select(func.count(Face.id)).where(Face.person_id == old))
+        if left:
+            session.get(Person, old).is_anchor = True
     touched = {p.id} | ({old} if old else set())
     _drop_empty_persons(session, {old} if old else set())
     _update_representatives(session, touched)
@@ -597,6 +606,9 @@ def reject_face(session: Session, face_id: int, person_ref: str | int) -> None:
         f.person_id = None
         f.assignment = None
         f.confidence = None
+    # The user has curated this person: re-clustering keeps its faces, and the
+    # rejection then binds (rejections are checked against anchors).
+    p.is_anchor = True
     session.flush()
     _update_representatives(session, {p.id})
     _refresh_texts(session, {f.asset_id})
