@@ -328,84 +328,74 @@ def assign_incremental(
     chunk: int = 512,
     first_label: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Immich-style incremental assignment of the rows ``todo`` (in order).
+    """Incremental assignment of the rows ``todo`` (new faces) among all rows.
 
-    ``person`` holds a label per row (-1: none) and is updated in place. A core
-    row (seedable, ``min_samples`` rows within ``eps`` counting itself, same
-    frame excluded) joins the label of its nearest labelled neighbour that
-    accepts it, else gets a new label (from ``first_label``, default max + 1;
-    counted in the returned int).
-    Non-core rows only join, in a second pass. Returns (person, confidence,
-    new label count); confidence is 1 - distance / eps."""
+    ``person`` holds a label per row (-1: none) and is updated in place. The new
+    rows, their neighbours within ``eps`` and the still unassigned rows among
+    those are clustered together (``cluster``: core points need ``min_samples``
+    rows within ``eps``, themselves included) with every assigned neighbour
+    fixed to its label, so a new face joins the person of its nearest
+    confident neighbours (Immich's core-point rule, applied to the batch at
+    once so the order of arrival does not matter), new faces that only group
+    among themselves start a new label (from ``first_label``, default max + 1),
+    and existing persons are never merged. A new face never gets a label that
+    already has a face in its frame, nor one it was rejected for. Returns
+    (person, confidence, new label count)."""
     n = x.shape[0]
     c = constraints or Constraints.none(n)
     conf = np.zeros(n, np.float32)
+    todo = np.unique(np.asarray(todo, np.int64))
+    todo = todo[person[todo] < 0]
     next_label = int(person.max()) + 1 if n else 0
     if first_label is not None:
         next_label = max(next_label, first_label)
-    first_new = next_label
-    frame_labels: dict[int, set[int]] = {}
-    for i in np.flatnonzero((person >= 0) & (c.frame_key >= 0)):
-        frame_labels.setdefault(int(c.frame_key[i]), set()).add(int(person[i]))
+    if not len(todo):
+        return person, conf, 0
     xx = (x * x).sum(1)
     # Keep each block of distances near 256 MB whatever the archive size.
     chunk = max(1, min(chunk, (1 << 26) // max(n, 1)))
-
-    def rows_dist(rows: np.ndarray) -> np.ndarray:
-        q = x[rows]
-        d2 = (q * q).sum(1)[:, None] + xx[None, :] - 2 * (q @ x.T)
-        return np.sqrt(np.maximum(d2, 0))
-
-    def pick(i: int, row: np.ndarray) -> tuple[int, float] | None:
-        near = np.flatnonzero(row < eps)
-        near = near[np.argsort(row[near], kind="stable")]
-        key = int(c.frame_key[i])
-        bad = c.forbidden.get(int(i), set())
-        taken = frame_labels.get(key, set()) if key >= 0 else set()
-        for j in near:
-            if j == i or person[j] < 0 or (key >= 0 and c.frame_key[j] == key):
-                continue
-            p = int(person[j])
-            if p in bad or p in taken:
-                continue
-            return p, float(row[j])
-        return None
-
-    def give(i: int, p: int, d: float) -> None:
-        person[i] = p
-        conf[i] = 1.0 - d / eps
-        if c.frame_key[i] >= 0:
-            frame_labels.setdefault(int(c.frame_key[i]), set()).add(p)
-
-    deferred = []
-    todo = np.asarray(todo, np.int64)
+    near: list[np.ndarray] = [todo]
     for s in range(0, len(todo), chunk):
-        rows = todo[s : s + chunk]
-        dist = rows_dist(rows)
-        for k, i in enumerate(rows):
-            i = int(i)
-            if person[i] >= 0:
-                continue
-            row = dist[k]
-            close = row < eps
-            if c.frame_key[i] >= 0:
-                close &= c.frame_key != c.frame_key[i]
-            count = int(close.sum()) + 1
-            if not c.seedable[i] or count < min_samples:
-                deferred.append(i)
-                continue
-            hit = pick(i, row)
-            if hit is None:
-                give(i, next_label, 0.0)
-                next_label += 1
-            else:
-                give(i, *hit)
-    deferred_arr = np.array(deferred, np.int64)
-    for s in range(0, len(deferred_arr), chunk):
-        rows = deferred_arr[s : s + chunk]
-        dist = rows_dist(rows)
-        for k, i in enumerate(rows):
-            hit = pick(int(i), dist[k])
-            if hit is not None:
-                give(int(i), *hit)
-    return person, conf, next_label - first_new
+        q = x[todo[s : s + chunk]]
+        d2 = (q * q).sum(1)[:, None] + xx[None, :] - 2 * (q @ x.T)
+        near.append(np.flatnonzero((d2 < eps * eps).any(axis=0)))
+    sub = np.unique(np.concatenate(near))
+    pos = {int(r): k for k, r in enumerate(sub)}
+    # Labels already present in a new face's frame are forbidden for it, even
+    # when that face is too far to be in the neighbourhood.
+    frame_labels: dict[int, set[int]] = {}
+    keys = c.frame_key
+    todo_keys = set(int(k) for k in keys[todo] if k >= 0)
+    if todo_keys:
+        for i in np.flatnonzero((person >= 0) & np.isin(keys, list(todo_keys))):
+            frame_labels.setdefault(int(keys[i]), set()).add(int(person[i]))
+    forbidden: dict[int, set[int]] = {}
+    for r in sub:
+        bad = set(c.forbidden.get(int(r), ()))
+        if person[r] < 0 and keys[r] >= 0:
+            bad |= frame_labels.get(int(keys[r]), set())
+        if bad:
+            forbidden[pos[int(r)]] = bad
+    sc = Constraints(
+        frame_key=keys[sub],
+        fixed=np.where(person[sub] >= 0, person[sub], -1),
+        seedable=c.seedable[sub],
+        forbidden=forbidden,
+    )
+    labels, sconf = cluster(x[sub], sc, eps=eps, min_samples=min_samples)
+    label_person: dict[int, int] = {}
+    for k in np.flatnonzero(sc.fixed >= 0):
+        if labels[k] >= 0:
+            label_person[int(labels[k])] = int(sc.fixed[k])
+    created = 0
+    for k, r in enumerate(sub):
+        if person[r] >= 0 or labels[k] < 0:
+            continue
+        lab = int(labels[k])
+        if lab not in label_person:
+            label_person[lab] = next_label
+            next_label += 1
+            created += 1
+        person[r] = label_person[lab]
+        conf[r] = sconf[k]
+    return person, conf, created

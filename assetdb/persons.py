@@ -186,11 +186,13 @@ def assign_new_faces(
 ) -> AssignStats:
     """Incremental assignment of unassigned faces (default: all of them).
 
-    A face that is a core point (quality above the floor and at least
-    ``min_samples`` faces, itself included, within ``eps``) joins the person of
-    its nearest assigned neighbour that accepts it (no face of the same frame,
-    no rejection), or starts a new person. Other faces join the nearest such
-    person in a second pass, or stay unassigned until more neighbours arrive.
+    The new faces are clustered together with their neighbours within ``eps``
+    (``clustering.assign_incremental``): a face linked to an existing person's
+    faces joins that person (never one with a face in the same frame, never one
+    it was rejected for), new faces that only group among themselves start a
+    person when they hold a core point (quality above the floor, ``min_samples``
+    neighbours), and the rest stay unassigned until more neighbours arrive.
+    Existing persons are never merged here; ``recluster`` may.
     """
     table = load_faces(session)
     stats = AssignStats()
@@ -213,7 +215,6 @@ def assign_new_faces(
     # Labels are person ids; new persons get labels above the largest id.
     base = max(int(table.person.max()), int(session.scalar(select(func.max(Person.id))) or 0))
     person = table.person.copy()
-    person[person < 0] = -1
     cons = Constraints(
         frame_key=table.frame_key, fixed=np.full(n, -1, np.int64), seedable=~table.low,
         forbidden=table.forbidden,
@@ -223,11 +224,9 @@ def assign_new_faces(
     )
     new_ids: dict[int, int] = {}
     changed: set[int] = set()
-    for i in todo:
+    # New faces, and older unassigned faces their arrival gave enough neighbours.
+    for i in np.flatnonzero((labels >= 0) & (table.person < 0)):
         lab = int(labels[i])
-        if lab < 0:
-            stats.unassigned += 1
-            continue
         if lab > base and lab not in new_ids:
             p = Person()
             session.add(p)
@@ -242,6 +241,7 @@ def assign_new_faces(
         )
         changed.add(pid)
         stats.assigned += 1
+    stats.unassigned = int((labels[todo] < 0).sum())
     _update_representatives(session, changed)
     _refresh_texts_for_persons(session, changed)
     return stats
