@@ -23,6 +23,10 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EPS = 0.5
+# Within one asset (the shots of one video) faces link up to dlib's documented
+# same-person threshold: a recurring face in one film is far likelier the same
+# actor than a lookalike. Measured in notes/faces.md.
+EPS_SAME_ASSET = 0.6
 MIN_SAMPLES = 1
 KNN_K = 24
 # Above this many vectors the neighbour graph uses an approximate (IVF) index.
@@ -89,6 +93,7 @@ class Constraints:
     fixed: np.ndarray
     seedable: np.ndarray
     forbidden: dict[int, set[int]]
+    group: np.ndarray | None = None  # asset per face (-1: none): eps_group applies inside
 
     @classmethod
     def none(cls, n: int) -> Constraints:
@@ -98,6 +103,15 @@ class Constraints:
             seedable=np.ones(n, bool),
             forbidden={},
         )
+
+    def radius(self, rows: np.ndarray, cols: np.ndarray, eps: float, eps_group: float):
+        """The linking distance of each (row, col) pair."""
+        r = np.full(np.shape(rows), eps, np.float32)
+        if self.group is not None and eps_group > eps:
+            g = self.group
+            same = (g[rows] == g[cols]) & (g[rows] >= 0)
+            r[same] = eps_group
+        return r
 
 
 class _Groups:
@@ -170,6 +184,7 @@ def cluster(
     eps: float = EPS,
     min_samples: int = MIN_SAMPLES,
     k: int = KNN_K,
+    eps_group: float = EPS_SAME_ASSET,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster the rows of ``x``. Returns (labels, confidence): labels are
     0..m-1 per cluster or -1 (noise); a cluster that holds anchor faces is the
@@ -185,7 +200,9 @@ def cluster(
     if n == 0:
         return labels, conf
     dist, idx = knn(x, min(k + 1, n))
-    valid = (idx >= 0) & (dist < eps)
+    rad = c.radius(np.repeat(np.arange(n)[:, None], idx.shape[1], 1), np.maximum(idx, 0),
+                   eps, eps_group)
+    valid = (idx >= 0) & (dist < rad)
     neighbours = valid.sum(1)  # self included
     core = c.seedable & (neighbours >= min_samples)
     rows = np.repeat(np.arange(n), dist.shape[1])
@@ -193,6 +210,7 @@ def cluster(
     d = dist.ravel()
     m = valid.ravel() & (rows != cols)
     rows, cols, d = rows[m], cols[m], d[m]
+    rad_e = rad.ravel()[m]
     cc = core[rows] & core[cols]
     er, ec, ed = rows[cc], cols[cc], d[cc]
     # Anchored faces are linked to each other whatever their distance.
@@ -256,9 +274,9 @@ def cluster(
     # Confidence of cluster members: nearest same-cluster neighbour.
     same_lab = (labels[rows] == labels[cols]) & (labels[rows] >= 0)
     best = np.full(n, np.inf, np.float32)
-    np.minimum.at(best, rows[same_lab], d[same_lab])
+    np.minimum.at(best, rows[same_lab], (d / rad_e)[same_lab])
     has = np.isfinite(best)
-    conf[has] = 1.0 - best[has] / eps
+    conf[has] = 1.0 - best[has]
     conf[(labels >= 0) & ~has] = 1.0  # a singleton or an anchor-only link
     # Border faces: nearest clustered neighbour whose cluster accepts them.
     border = np.flatnonzero(~in_cluster)
@@ -272,8 +290,8 @@ def cluster(
             if c.fixed[i] >= 0:
                 anchor_of[lab] = int(c.fixed[i])
         for i in border:
-            for j, dj in zip(idx[i], dist[i], strict=True):
-                if j < 0 or j == i or dj >= eps or labels[j] < 0 or not in_cluster[j]:
+            for j, dj, rj in zip(idx[i], dist[i], rad[i], strict=True):
+                if j < 0 or j == i or dj >= rj or labels[j] < 0 or not in_cluster[j]:
                     continue
                 lab = int(labels[j])
                 key = int(c.frame_key[i])
@@ -282,7 +300,7 @@ def cluster(
                 if anchor_of.get(lab, -1) in c.forbidden.get(int(i), ()):
                     continue
                 labels[i] = lab
-                conf[i] = 1.0 - dj / eps
+                conf[i] = 1.0 - dj / rj
                 if key >= 0:
                     members_keys.setdefault(lab, set()).add(key)
                 break
@@ -327,6 +345,7 @@ def assign_incremental(
     min_samples: int = MIN_SAMPLES,
     chunk: int = 512,
     first_label: int | None = None,
+    eps_group: float = EPS_SAME_ASSET,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Incremental assignment of the rows ``todo`` (new faces) among all rows.
 
@@ -358,7 +377,8 @@ def assign_incremental(
     for s in range(0, len(todo), chunk):
         q = x[todo[s : s + chunk]]
         d2 = (q * q).sum(1)[:, None] + xx[None, :] - 2 * (q @ x.T)
-        near.append(np.flatnonzero((d2 < eps * eps).any(axis=0)))
+        reach = max(eps, eps_group) if c.group is not None else eps
+        near.append(np.flatnonzero((d2 < reach * reach).any(axis=0)))
     sub = np.unique(np.concatenate(near))
     pos = {int(r): k for k, r in enumerate(sub)}
     # Labels already present in a new face's frame are forbidden for it, even
@@ -381,8 +401,9 @@ def assign_incremental(
         fixed=np.where(person[sub] >= 0, person[sub], -1),
         seedable=c.seedable[sub],
         forbidden=forbidden,
+        group=None if c.group is None else c.group[sub],
     )
-    labels, sconf = cluster(x[sub], sc, eps=eps, min_samples=min_samples)
+    labels, sconf = cluster(x[sub], sc, eps=eps, min_samples=min_samples, eps_group=eps_group)
     label_person: dict[int, int] = {}
     for k in np.flatnonzero(sc.fixed >= 0):
         if labels[k] >= 0:

@@ -27,7 +27,14 @@ import numpy as np
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from assetdb.clustering import EPS, MIN_SAMPLES, Constraints, assign_incremental, cluster
+from assetdb.clustering import (
+    EPS,
+    EPS_SAME_ASSET,
+    MIN_SAMPLES,
+    Constraints,
+    assign_incremental,
+    cluster,
+)
 from assetdb.errors import NotFound, QueryError
 from assetdb.records import TextRow, bytes_to_vector, replace_texts, vector_to_bytes
 from assetdb.schema import Asset, Face, FaceRejection, Person, Segment, TextEntry
@@ -183,6 +190,7 @@ def assign_new_faces(
     *,
     eps: float = EPS,
     min_samples: int = MIN_SAMPLES,
+    eps_same_asset: float = EPS_SAME_ASSET,
 ) -> AssignStats:
     """Incremental assignment of unassigned faces (default: all of them).
 
@@ -217,10 +225,11 @@ def assign_new_faces(
     person = table.person.copy()
     cons = Constraints(
         frame_key=table.frame_key, fixed=np.full(n, -1, np.int64), seedable=~table.low,
-        forbidden=table.forbidden,
+        forbidden=table.forbidden, group=table.asset,
     )
     labels, conf, _ = assign_incremental(
-        table.x, person, todo, cons, eps=eps, min_samples=min_samples, first_label=base + 1
+        table.x, person, todo, cons, eps=eps, min_samples=min_samples, first_label=base + 1,
+        eps_group=eps_same_asset,
     )
     new_ids: dict[int, int] = {}
     changed: set[int] = set()
@@ -258,7 +267,11 @@ class ReclusterStats:
 
 
 def recluster(
-    session: Session, *, eps: float = EPS, min_samples: int = MIN_SAMPLES
+    session: Session,
+    *,
+    eps: float = EPS,
+    min_samples: int = MIN_SAMPLES,
+    eps_same_asset: float = EPS_SAME_ASSET,
 ) -> ReclusterStats:
     """Re-cluster every face. Named/user-made persons keep all their faces and
     gain matching ones; user assignments and rejections are kept; unnamed
@@ -275,9 +288,12 @@ def recluster(
             fixed[i] = p
     stats.kept_user = int((fixed >= 0).sum())
     cons = Constraints(
-        frame_key=table.frame_key, fixed=fixed, seedable=~table.low, forbidden=table.forbidden
+        frame_key=table.frame_key, fixed=fixed, seedable=~table.low, forbidden=table.forbidden,
+        group=table.asset,
     )
-    labels, conf = cluster(table.x, cons, eps=eps, min_samples=min_samples)
+    labels, conf = cluster(
+        table.x, cons, eps=eps, min_samples=min_samples, eps_group=eps_same_asset
+    )
     # Map clusters to persons.
     cluster_person: dict[int, int] = {}
     free_votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))

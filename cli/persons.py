@@ -222,6 +222,9 @@ def persons_recluster(
     ctx: typer.Context,
     eps: Annotated[float, typer.Option(help="Same-person distance (L2).")] = 0.5,
     min_samples: Annotated[int, typer.Option(help="Neighbours for a core face.")] = 1,
+    eps_same_asset: Annotated[
+        float, typer.Option(help="Same-person distance within one asset.")
+    ] = 0.6,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-cluster all faces, keeping names and every user decision."""
@@ -231,7 +234,9 @@ def persons_recluster(
 
     def go() -> None:
         with _session(ctx) as (_, s):
-            st = persons.recluster(s, eps=eps, min_samples=min_samples)
+            st = persons.recluster(
+                s, eps=eps, min_samples=min_samples, eps_same_asset=eps_same_asset
+            )
         d = asdict(st)
         _done(as_json, d, " ".join(f"{k}={v}" for k, v in d.items()))
 

@@ -37,12 +37,12 @@ DETECT_MAX_PX = 1280
 UPSAMPLE_BELOW_PX = 1000
 DET_MIN_SCORE = 0.0  # HOG score; spurious detections seen here scored < 0.4
 # Quality floor (a face below any of these is stored but never seeds a person).
-MIN_SIZE_PX = 40
-MIN_SHARPNESS = 15.0  # variance of the Laplacian on the 96x96 grey face chip
+MIN_SIZE_PX = 32  # Chaplin in chaplin.mp4 (640x360) is 36 px and clusters fine
+MIN_SHARPNESS = 5.0  # Laplacian variance, 96x96 grey chip: soft video faces ~5-10, blur <5
 MIN_FRONTALNESS = 0.35
 MIN_DET_SCORE = 0.3
 # Extra frames decoded per shot besides its keyframes, and their spacing.
-EXTRA_FRAMES_PER_SHOT = 3
+EXTRA_FRAMES_PER_SHOT = 6
 MIN_FRAME_GAP_S = 0.4
 # Two detections in one shot are the same face when their embeddings are this
 # close and their boxes overlap (or the embeddings are very close).
