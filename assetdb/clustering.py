@@ -385,7 +385,7 @@ def assign_incremental(
     # when that face is too far to be in the neighbourhood.
     frame_labels: dict[int, set[int]] = {}
     keys = c.frame_key
-    todo_keys = set(int(k) for k in keys[todo] if k >= 0)
+    todo_keys = {int(k) for k in keys[todo] if k >= 0}
     if todo_keys:
         for i in np.flatnonzero((person >= 0) & np.isin(keys, list(todo_keys))):
             frame_labels.setdefault(int(keys[i]), set()).add(int(person[i]))

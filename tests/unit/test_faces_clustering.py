@@ -39,7 +39,7 @@ def test_cluster_recovers_identities():
 
 
 def test_same_frame_faces_never_share_a_cluster():
-    x, y = identities(5, 4)
+    x, _y = identities(5, 4)
     c = Constraints.none(len(x))
     # faces 0 and 1 (same identity) were seen in one frame
     c.frame_key[0] = c.frame_key[1] = 42
@@ -49,7 +49,7 @@ def test_same_frame_faces_never_share_a_cluster():
 
 
 def test_anchors_and_rejections():
-    x, y = identities(4, 5)
+    x, _y = identities(4, 5)
     c = Constraints.none(len(x))
     c.fixed[0] = 100  # a user put face 0 into person 100 ...
     c.fixed[5] = 100  # ... together with face 5 (another identity)
@@ -99,7 +99,7 @@ def test_incremental_assignment_joins_and_creates():
 
 
 def test_incremental_min_samples_defers():
-    x, y = identities(2, 3, seed=1)
+    x, _y = identities(2, 3, seed=1)
     person = np.full(len(x), -1, np.int64)
     c = Constraints.none(len(x))
     out, _, created = assign_incremental(x, person, np.array([0]), c, min_samples=5)

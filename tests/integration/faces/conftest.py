@@ -31,7 +31,7 @@ def _need_models() -> None:
         pytest.skip(f"shared test data missing at {SHARED}")
 
 
-def open_store(data_dir: Path, url: str | None = None):  # noqa: ANN201
+def open_store(data_dir: Path, url: str | None = None):
     from assetdb.config import load_settings
     from assetdb.db import Store
 
@@ -46,7 +46,7 @@ def faces_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def extractor(faces_data):  # noqa: ANN001, ANN201
+def extractor(faces_data):
     from indexer.extractors.faces import FacesExtractor
 
     ex = FacesExtractor()
@@ -55,7 +55,7 @@ def extractor(faces_data):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="session")
-def labeled(tmp_path_factory, faces_data, extractor):  # noqa: ANN001, ANN201
+def labeled(tmp_path_factory, faces_data, extractor):
     """The 70 labelled photos ingested once (about 25 s on one core): the data
     dir, {asset_id: identity} and the extractor results."""
     from support import catalogue_image, ingest_faces
@@ -71,7 +71,7 @@ def labeled(tmp_path_factory, faces_data, extractor):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture()
-def labeled_copy(tmp_path, labeled):  # noqa: ANN001, ANN201
+def labeled_copy(tmp_path, labeled):
     """A private copy of the labelled store (tests may change it)."""
     root, truth, works, _ = labeled
     dest = tmp_path / "data"

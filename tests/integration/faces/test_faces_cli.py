@@ -7,6 +7,7 @@ import json
 
 import pytest
 import typer
+from conftest import open_store
 from PIL import Image
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -14,7 +15,6 @@ from typer.testing import CliRunner
 from assetdb import persons
 from assetdb.schema import Asset, Face, FaceRejection, Person, TextEntry
 from cli.persons import faces_app, persons_app
-from conftest import open_store
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -24,8 +24,8 @@ app.add_typer(faces_app, name="faces")
 
 
 @pytest.fixture()
-def cli(labeled_copy, tmp_path):  # noqa: ANN001, ANN201
-    root, truth, works = labeled_copy
+def cli(labeled_copy, tmp_path):
+    root, truth, _works = labeled_copy
     env = {
         "ASSETDB_DATA_DIR": str(root),
         "ASSETDB_DATABASE_URL": f"sqlite:///{root / 'assetdb.sqlite3'}",
@@ -33,12 +33,12 @@ def cli(labeled_copy, tmp_path):  # noqa: ANN001, ANN201
     }
     runner = CliRunner()
 
-    def run(*args: str, code: int = 0):  # noqa: ANN202
+    def run(*args: str, code: int = 0):
         r = runner.invoke(app, list(args), env=env)
         assert r.exit_code == code, (args, r.output)
         return r
 
-    def js(*args: str):  # noqa: ANN202
+    def js(*args: str):
         return json.loads(run(*args, "--json").stdout)
 
     store = open_store(root)
@@ -46,7 +46,7 @@ def cli(labeled_copy, tmp_path):  # noqa: ANN001, ANN201
     store.close()
 
 
-def _person_of(store, identity_path_part: str) -> set[int]:  # noqa: ANN001
+def _person_of(store, identity_path_part: str) -> set[int]:
     with store.session() as s:
         return set(s.scalars(
             select(Face.person_id).join(Asset, Asset.id == Face.asset_id)
@@ -54,7 +54,7 @@ def _person_of(store, identity_path_part: str) -> set[int]:  # noqa: ANN001
         ))
 
 
-def _faces_of(store, identity_path_part: str) -> list[int]:  # noqa: ANN001
+def _faces_of(store, identity_path_part: str) -> list[int]:
     with store.session() as s:
         return list(s.scalars(
             select(Face.id).join(Asset, Asset.id == Face.asset_id)
@@ -63,7 +63,7 @@ def _faces_of(store, identity_path_part: str) -> list[int]:  # noqa: ANN001
 
 
 def test_user_decisions_survive_recluster(cli):
-    run, js, store, truth = cli
+    run, js, store, _truth = cli
     js("persons", "recluster")
     listed = js("persons", "list")
     assert len(listed) == 18 and sum(p["faces"] for p in listed) == 70

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from conftest import open_store
 from sqlalchemy import select
 
 from assetdb import persons
 from assetdb.clustering import pairwise_scores
 from assetdb.schema import Face
-from conftest import open_store
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
-def _scores(store, truth):  # noqa: ANN001, ANN202
+def _scores(store, truth):
     with store.session() as s:
         rows = s.execute(select(Face.asset_id, Face.person_id).order_by(Face.id)).all()
     labels = [p if p is not None else -1 for _, p in rows]

@@ -20,7 +20,7 @@ PG_ADMIN = os.environ.get(
 
 
 @pytest.fixture()
-def pg_url():  # noqa: ANN201
+def pg_url():
     try:
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
@@ -36,7 +36,6 @@ def pg_url():  # noqa: ANN201
 
 def _check_migration(url: str) -> None:
     from alembic import command
-
     from assetdb.db import _alembic_config
 
     engine = make_engine(url)
