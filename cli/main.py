@@ -58,6 +58,10 @@ assets_app = typer.Typer(cls=_Group, help="Inspect catalogued assets.", no_args_
 db_app = typer.Typer(cls=_Group, help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
+from cli.persons import faces_app, persons_app
+
+app.add_typer(persons_app, name="persons")
+app.add_typer(faces_app, name="faces")
 
 
 @dataclass

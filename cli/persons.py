@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +38,10 @@ def _session(ctx: typer.Context) -> Iterator[tuple[Any, Any]]:
     if isinstance(obj, dict):
         store, settings = obj.get("store"), obj.get("settings")
     elif obj is not None:
+        # cli.main's State: store() and settings() are methods; it owns the store.
         store, settings = getattr(obj, "store", None), getattr(obj, "settings", None)
+        store = store() if callable(store) else store
+        settings = settings() if callable(settings) else settings
     own = store is None
     if own:
         store = Store.open(settings or load_settings())
@@ -60,21 +62,9 @@ def _run(fn: Callable[[], None]) -> None:
 
 
 def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(rows, default=str))
-        return
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
+    from cli.output import print_rows
 
-        t = Table(*columns)
-        for r in rows:
-            t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
-        Console().print(t)
-        return
-    typer.echo("\t".join(columns))
-    for r in rows:
-        typer.echo("\t".join("" if r.get(c) is None else str(r.get(c)) for c in columns))
+    print_rows(rows, columns, as_json=as_json)
 
 
 def _done(as_json: bool, payload: dict[str, Any], line: str) -> None:

@@ -321,6 +321,26 @@ def decode_frames(
     return frames
 
 
+def extra_frames(work: AssetWork, wanted: dict[int, list[float]]) -> list[_Frame]:
+    """The wanted frames, decoded by the pipeline's ``indexer.decode.frames_at``
+    (timestamps relative to the first frame, rotation applied)."""
+    try:
+        from indexer.decode import frames_at
+    except ImportError:  # pragma: no cover - older pipeline
+        return decode_frames(work.path, wanted, work.rotation)
+    segs = {s.index: s for s in work.segments}
+    targets: dict[int, tuple[int, int]] = {}
+    for si, times in wanted.items():
+        tb = segs[si].time_base
+        for t in times:
+            targets[int(t / tb)] = (si, round(t * 1000))
+    if not targets:
+        return []
+    got = frames_at(work.path, list(targets), rotation=work.rotation)
+    return [_Frame(si, t_ms, pts, got[pts]) for pts, (si, t_ms) in sorted(targets.items())
+            if pts in got]
+
+
 def dedupe_shot(rows: list[tuple[FaceRow, np.ndarray]]) -> list[tuple[FaceRow, np.ndarray]]:
     """Keep one face per person per shot: the best quality one, counting the
     frames it was seen in. Faces of one frame never merge."""
@@ -398,7 +418,7 @@ class FacesExtractor(Extractor):
                 frames.append(_Frame(seg.index, round(kf.time_s * 1000), kf.ts,
                                      _load_rgb(kf.path)))
         per_shot = int(self.options.get("extra_frames", EXTRA_FRAMES_PER_SHOT))
-        frames += decode_frames(work.path, extra_frame_times(work, per_shot), work.rotation)
+        frames += extra_frames(work, extra_frame_times(work, per_shot))
         return frames
 
     def run_one(self, work: AssetWork) -> FacesResult:

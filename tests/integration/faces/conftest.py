@@ -56,24 +56,45 @@ def extractor(faces_data):
 
 @pytest.fixture(scope="session")
 def labeled(tmp_path_factory, faces_data, extractor):
-    """The 70 labelled photos ingested once (about 25 s on one core): the data
-    dir, {asset_id: identity} and the extractor results."""
-    from support import catalogue_image, ingest_faces
+    """The 70 labelled photos ingested once through the project's pipeline
+    (about 40 s on one core): the data dir and {asset_id: identity}."""
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset
+    from indexer.ingest import ingest
 
     root = tmp_path_factory.mktemp("labeled")
     store = open_store(root)
-    rows = list(csv.DictReader((faces_data / "labels.csv").open()))
-    works = [catalogue_image(store, faces_data / "labeled" / r["file"]) for r in rows]
-    results = ingest_faces(store, works, extractor)
+    folder = faces_data / "labeled"
+    report = ingest(store, [folder], workers=1, extractors=["faces"])
+    assert not report.failed and not report.stage_failures, report.to_dict()
+    labels = {r["file"]: r["identity"] for r in csv.DictReader((faces_data / "labels.csv").open())}
+    with store.session() as s:
+        paths = s.execute(select(Asset.id, Asset.path)).all()
+    truth = {aid: labels[Path(p).relative_to(folder.absolute()).as_posix()] for aid, p in paths}
     store.close()
-    truth = {w.asset_id: r["identity"] for w, r in zip(works, rows, strict=True)}
-    return root, truth, works, results
+    assert len(truth) == 70
+    return root, truth
 
 
 @pytest.fixture()
 def labeled_copy(tmp_path, labeled):
     """A private copy of the labelled store (tests may change it)."""
-    root, truth, works, _ = labeled
+    root, truth = labeled
     dest = tmp_path / "data"
     shutil.copytree(root, dest)
-    return dest, truth, works
+    return dest, truth
+
+
+def ingest_paths(store, paths):
+    """Ingest through the project's pipeline with only the faces extractor;
+    returns {file name: asset id}."""
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset
+    from indexer.ingest import ingest
+
+    report = ingest(store, list(paths), workers=1, extractors=["faces"])
+    assert not report.failed and not report.stage_failures, report.to_dict()
+    with store.session() as s:
+        return {Path(p).name: aid for aid, p in s.execute(select(Asset.id, Asset.path))}

@@ -25,7 +25,7 @@ app.add_typer(faces_app, name="faces")
 
 @pytest.fixture()
 def cli(labeled_copy, tmp_path):
-    root, truth, _works = labeled_copy
+    root, truth = labeled_copy
     env = {
         "ASSETDB_DATA_DIR": str(root),
         "ASSETDB_DATABASE_URL": f"sqlite:///{root / 'assetdb.sqlite3'}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import open_store
+from conftest import ingest_paths, open_store
 from sqlalchemy import select
 
 from assetdb import persons
@@ -21,7 +21,7 @@ def _scores(store, truth):
 
 
 def test_labeled_photos_cluster_into_identities(labeled_copy):
-    root, truth, _ = labeled_copy
+    root, truth = labeled_copy
     store = open_store(root)
     inc, n = _scores(store, truth)
     assert n == 70  # one face per photo (each shows one person)
@@ -47,14 +47,11 @@ GROUPS = {
 
 
 def test_group_photos_one_face_per_person(tmp_path, faces_data, extractor):
-    from support import catalogue_image, ingest_faces
-
     store = open_store(tmp_path)
-    works = {n: catalogue_image(store, faces_data / "groups" / n) for n in GROUPS}
-    ingest_faces(store, list(works.values()), extractor)
+    ids = ingest_paths(store, [faces_data / "groups"])
     with store.session() as s:
         for name, expected in GROUPS.items():
-            faces = s.scalars(select(Face).where(Face.asset_id == works[name].asset_id)).all()
+            faces = s.scalars(select(Face).where(Face.asset_id == ids[name])).all()
             assert len(faces) == len(expected), name
             for cx, cy in expected:
                 hits = [f for f in faces if f.box_x <= cx <= f.box_x + f.box_w
@@ -64,7 +61,7 @@ def test_group_photos_one_face_per_person(tmp_path, faces_data, extractor):
             assert None not in people and len(set(people)) == len(people), name
         persons.recluster(s)
     with store.session() as s:
-        for w in works.values():
-            people = s.scalars(select(Face.person_id).where(Face.asset_id == w.asset_id)).all()
+        for aid in ids.values():
+            people = s.scalars(select(Face.person_id).where(Face.asset_id == aid)).all()
             assert len(set(people)) == len(people)
     store.close()

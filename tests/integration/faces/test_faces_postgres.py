@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
@@ -12,7 +13,8 @@ from sqlalchemy import create_engine, inspect, select, text
 from assetdb import persons
 from assetdb.clustering import pairwise_scores
 from assetdb.db import make_engine, upgrade
-from assetdb.schema import Face, Person
+from assetdb.schema import Asset, Face, Person, TextEntry
+from indexer.ingest import ingest
 
 PG_ADMIN = os.environ.get(
     "ASSETDB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -61,30 +63,23 @@ def test_migration_postgres(pg_url):
 @pytest.mark.postgres
 @pytest.mark.model
 @pytest.mark.slow
-def test_persons_workflow_postgres(pg_url, tmp_path, labeled):
-    """The labelled photos' faces (extracted once) stored, clustered, named and
-    searched on PostgreSQL."""
+def test_persons_workflow_postgres(pg_url, tmp_path, faces_data):
+    """Five identities (9 photos) ingested through the pipeline, clustered,
+    named, merged and searched on PostgreSQL."""
     from conftest import open_store
-    from support import catalogue_image
 
-    _, truth, works, results = labeled
     store = open_store(tmp_path, pg_url)
-    ids = {}
-    for w, r in zip(works, results, strict=True):
-        nw = catalogue_image(store, w.path)
-        with store.session() as s:
-            persons.store_faces(s, nw.asset_id, r.faces)
-        ids[nw.asset_id] = truth[w.asset_id]
+    folders = sorted((faces_data / "labeled").glob("kn_*"))
+    report = ingest(store, folders, workers=1, extractors=["faces"])
+    assert not report.stage_failures, report.to_dict()
     with store.session() as s:
-        st = persons.assign_new_faces(s)
-        assert st.assigned == 70
-        persons.recluster(s)
-    with store.session() as s:
-        rows = s.execute(select(Face.asset_id, Face.person_id)).all()
-        score = pairwise_scores([p for _, p in rows], [ids[a] for a, _ in rows])
+        rows = s.execute(select(Asset.path, Face.person_id).join(Face)).all()
+        truth = [Path(p).parent.name for p, _ in rows]
+        score = pairwise_scores([p if p is not None else -1 for _, p in rows], truth)
         by_identity: dict[str, set[int]] = {}
-        for a, p in rows:
-            by_identity.setdefault(ids[a], set()).add(p)
+        for t, (_, p) in zip(truth, rows, strict=True):
+            by_identity.setdefault(t, set()).add(p)
+        assert len(rows) == 9
         obama = by_identity["kn_obama"].pop()
         persons.name_person(s, obama, "Barack Obama")
     with store.session() as s:
@@ -94,6 +89,8 @@ def test_persons_workflow_postgres(pg_url, tmp_path, labeled):
         persons.recluster(s)
     with store.session() as s:
         assert len(persons.list_faces(s, person="Barack Obama")) == 4
-        assert persons.purge_faces(s)["faces"] == 70
+        texts = s.scalars(select(TextEntry.text).where(TextEntry.source == "person")).all()
+        assert texts.count("Barack Obama") == 4
+        assert persons.purge_faces(s)["faces"] == 9
     assert score["pairwise_precision"] >= 0.98 and score["bcubed_f"] >= 0.9
     store.close()
