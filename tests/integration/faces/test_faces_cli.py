@@ -141,6 +141,18 @@ def test_user_decisions_survive_recluster(cli):
 
 def test_purge_wipes_faces(cli):
     run, js, store, _ = cli
+    # the same commands through the project's root app (its State owns the store)
+    from cli.main import app as root_app
+
+    r = CliRunner().invoke(root_app, ["--data-dir", str(store.settings.data_dir),
+                                      "--database-url", store.settings.database_url,
+                                      "persons", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    assert sum(p["faces"] for p in json.loads(r.stdout)) >= 69
+    r = CliRunner().invoke(root_app, ["--data-dir", str(store.settings.data_dir),
+                                      "--database-url", store.settings.database_url,
+                                      "persons", "show", "nobody"])
+    assert r.exit_code == 1 and "error: no person 'nobody'" in r.output
     crops = store.settings.data_dir / "faces"
     assert any(crops.rglob("*.jpg"))
     run("faces", "purge", code=1)  # asks, and stdin says nothing
