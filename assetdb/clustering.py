@@ -200,8 +200,9 @@ def cluster(
     if n == 0:
         return labels, conf
     dist, idx = knn(x, min(k + 1, n))
-    rad = c.radius(np.repeat(np.arange(n)[:, None], idx.shape[1], 1), np.maximum(idx, 0),
-                   eps, eps_group)
+    rad = c.radius(
+        np.repeat(np.arange(n)[:, None], idx.shape[1], 1), np.maximum(idx, 0), eps, eps_group
+    )
     valid = (idx >= 0) & (dist < rad)
     neighbours = valid.sum(1)  # self included
     core = c.seedable & (neighbours >= min_samples)

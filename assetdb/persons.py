@@ -54,9 +54,7 @@ CONTACT_SHEET_MAX = 64
 def store_faces(session: Session, asset_id: int, rows: Sequence[Any]) -> list[int]:
     """Insert the extractor's FaceRows for one asset; returns the new face ids."""
     seg_ids = dict(
-        session.execute(
-            select(Segment.index, Segment.id).where(Segment.asset_id == asset_id)
-        ).all()
+        session.execute(select(Segment.index, Segment.id).where(Segment.asset_id == asset_id)).all()
     )
     faces = []
     for r in rows:
@@ -145,7 +143,10 @@ def load_faces(session: Session, where: Any = None) -> FaceTable:
     t_ms = np.array([r[6] for r in rows], np.int64)
     frames: dict[tuple[int, int], int] = {}
     frame_key = np.array(
-        [frames.setdefault((int(a), int(t)), len(frames)) for a, t in zip(asset, t_ms, strict=True)],
+        [
+            frames.setdefault((int(a), int(t)), len(frames))
+            for a, t in zip(asset, t_ms, strict=True)
+        ],
         np.int64,
     )
     row_of = {int(f): i for i, f in enumerate(ids)}
@@ -224,11 +225,20 @@ def assign_new_faces(
     base = max(int(table.person.max()), int(session.scalar(select(func.max(Person.id))) or 0))
     person = table.person.copy()
     cons = Constraints(
-        frame_key=table.frame_key, fixed=np.full(n, -1, np.int64), seedable=~table.low,
-        forbidden=table.forbidden, group=table.asset,
+        frame_key=table.frame_key,
+        fixed=np.full(n, -1, np.int64),
+        seedable=~table.low,
+        forbidden=table.forbidden,
+        group=table.asset,
     )
     labels, conf, _ = assign_incremental(
-        table.x, person, todo, cons, eps=eps, min_samples=min_samples, first_label=base + 1,
+        table.x,
+        person,
+        todo,
+        cons,
+        eps=eps,
+        min_samples=min_samples,
+        first_label=base + 1,
         eps_group=eps_same_asset,
     )
     new_ids: dict[int, int] = {}
@@ -288,7 +298,10 @@ def recluster(
             fixed[i] = p
     stats.kept_user = int((fixed >= 0).sum())
     cons = Constraints(
-        frame_key=table.frame_key, fixed=fixed, seedable=~table.low, forbidden=table.forbidden,
+        frame_key=table.frame_key,
+        fixed=fixed,
+        seedable=~table.low,
+        forbidden=table.forbidden,
         group=table.asset,
     )
     labels, conf = cluster(
@@ -413,9 +426,7 @@ def list_persons(
     }
     crops = dict(
         session.execute(
-            select(Person.id, Face.crop_path).join(
-                Face, Face.id == Person.representative_face_id
-            )
+            select(Person.id, Face.crop_path).join(Face, Face.id == Person.representative_face_id)
         ).all()
     )
     out = []
@@ -451,9 +462,7 @@ def _check_name(session: Session, name: str, person_id: int | None) -> str:
         select(Person).where(func.lower(Person.name) == name.lower(), Person.id != person_id)
     ).first()
     if other is not None:
-        raise QueryError(
-            f"person #{other.id} is already named {other.name!r} (merge them instead)"
-        )
+        raise QueryError(f"person #{other.id} is already named {other.name!r} (merge them instead)")
     return name
 
 
@@ -467,7 +476,9 @@ def name_person(session: Session, ref: str | int, name: str) -> Person:
     return p
 
 
-def merge_persons(session: Session, target_ref: str | int, source_refs: Sequence[str | int]) -> Person:
+def merge_persons(
+    session: Session, target_ref: str | int, source_refs: Sequence[str | int]
+) -> Person:
     """Move every face of the sources into the target and delete the sources.
     Faces become user-assigned (a merge is a user's decision)."""
     target = get_person(session, target_ref)
@@ -488,9 +499,7 @@ def merge_persons(session: Session, target_ref: str | int, source_refs: Sequence
         .values(person_id=target.id, assignment=ASSIGNED_USER, confidence=1.0)
     )
     session.execute(
-        update(Face)
-        .where(Face.person_id == target.id)
-        .values(assignment=ASSIGNED_USER)
+        update(Face).where(Face.person_id == target.id).values(assignment=ASSIGNED_USER)
     )
     # A rejection of a source now means the face is not the merged person.
     for fid, pid in session.execute(
@@ -541,9 +550,7 @@ def split_person(
         f.confidence = 1.0
         if session.get(FaceRejection, (f.id, p.id)) is None:
             session.add(FaceRejection(face_id=f.id, person_id=p.id))
-    session.execute(
-        update(Face).where(Face.person_id == p.id).values(assignment=ASSIGNED_USER)
-    )
+    session.execute(update(Face).where(Face.person_id == p.id).values(assignment=ASSIGNED_USER))
     p.is_anchor = True
     session.flush()
     _update_representatives(session, {p.id, new.id})
@@ -566,7 +573,9 @@ def delete_person(session: Session, ref: str | int) -> int:
     return int(n or 0)
 
 
-def move_face(session: Session, face_id: int, person_ref: str | int, *, create: bool = True) -> Person:
+def move_face(
+    session: Session, face_id: int, person_ref: str | int, *, create: bool = True
+) -> Person:
     """Assign a face to a person by a user's decision. An unknown name creates
     a named person when ``create``."""
     f = get_face(session, face_id)
@@ -588,9 +597,7 @@ def move_face(session: Session, face_id: int, person_ref: str | int, *, create: 
         )
     )
     if clash:
-        raise QueryError(
-            f"person #{p.id} already has a face in the same frame as face {f.id}"
-        )
+        raise QueryError(f"person #{p.id} already has a face in the same frame as face {f.id}")
     f.person_id = p.id
     f.assignment = ASSIGNED_USER
     f.confidence = 1.0
@@ -722,7 +729,9 @@ def list_faces(
     return out
 
 
-def contact_sheet(session: Session, ref: str | int, data_dir: Path, dest: Path | None = None) -> Path:
+def contact_sheet(
+    session: Session, ref: str | int, data_dir: Path, dest: Path | None = None
+) -> Path:
     """A grid image of a person's face crops (best quality first)."""
     from PIL import Image, ImageDraw
 
@@ -790,9 +799,7 @@ def _assets_of_persons(session: Session, pids: Iterable[int]) -> set[int]:
     pids = [p for p in pids if p is not None]
     if not pids:
         return set()
-    return set(
-        session.scalars(select(Face.asset_id).where(Face.person_id.in_(pids)).distinct())
-    )
+    return set(session.scalars(select(Face.asset_id).where(Face.person_id.in_(pids)).distinct()))
 
 
 def _refresh_texts_for_persons(
@@ -816,8 +823,14 @@ def _refresh_texts(session: Session, asset_ids: Iterable[int]) -> None:
     the names of the named persons seen in it."""
     for aid in sorted(set(asset_ids)):
         rows = session.execute(
-            select(Face.segment_index, Segment.start_ts, Segment.end_ts, Segment.time_base_num,
-                   Segment.time_base_den, Person.name)
+            select(
+                Face.segment_index,
+                Segment.start_ts,
+                Segment.end_ts,
+                Segment.time_base_num,
+                Segment.time_base_den,
+                Person.name,
+            )
             .join(Person, Person.id == Face.person_id)
             .outerjoin(Segment, Segment.id == Face.segment_id)
             .where(Face.asset_id == aid, Person.name.is_not(None))

@@ -26,8 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 SHARED = next(
-    (p for p in (REPO / ".." / "shared" / "data", REPO / ".." / ".." / "shared" / "data")
-     if p.is_dir()),
+    (
+        p
+        for p in (REPO / ".." / "shared" / "data", REPO / ".." / ".." / "shared" / "data")
+        if p.is_dir()
+    ),
     REPO / ".." / "shared" / "data",
 )
 NEW_FACES = 1000  # faces assigned incrementally on top of an existing archive
@@ -139,7 +142,9 @@ def run_worker(task: str, n: int, timeout_s: int) -> dict | None:
     cmd = [sys.executable, __file__, "--worker", task, str(n)]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+        r = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout_s, env=env, check=False
+        )
     except subprocess.TimeoutExpired:
         return {"task": task, "n": n, "error": f"> {timeout_s} s"}
     if r.returncode != 0:
@@ -179,8 +184,16 @@ def bench_detection(n_photos: int) -> list[dict]:
         finally:
             fx.DETECT_MAX_PX, fx.choose_upsample = old
         mp = float(np.mean([im.shape[0] * im.shape[1] for im in images])) / 1e6
-        out.append({"method": label, "photos": len(images), "mean_mp": mp, "faces": faces,
-                    "seconds": dt, "faces_per_s": faces / dt})
+        out.append(
+            {
+                "method": label,
+                "photos": len(images),
+                "mean_mp": mp,
+                "faces": faces,
+                "seconds": dt,
+                "faces_per_s": faces / dt,
+            }
+        )
     return out
 
 
@@ -210,24 +223,30 @@ def main() -> None:
             results.append(r)
             print(f"  done {task} n={n}: {r.get('seconds', r.get('error'))}", file=sys.stderr)
     print("\n## clustering synthetic identity-structured embeddings (eps 0.5, min_samples 1)")
-    print(f"{'task':<16} {'n':>9} {'s':>9} {'ms/face':>8} {'peak MB':>8} {'data MB':>8} "
-          f"{'P':>6} {'R':>6} {'BCubF':>6}")
+    print(
+        f"{'task':<16} {'n':>9} {'s':>9} {'ms/face':>8} {'peak MB':>8} {'data MB':>8} "
+        f"{'P':>6} {'R':>6} {'BCubF':>6}"
+    )
     by = {(r["task"], r["n"]): r for r in results}
     for r in results:
         if "error" in r:
             print(f"{r['task']:<16} {r['n']:>9} {r['error']}")
             continue
         ms = r.get("per_face_ms", r["seconds"] / r["n"] * 1000)
-        print(f"{r['task']:<16} {r['n']:>9} {r['seconds']:>9.2f} {ms:>8.3f} "
-              f"{r['peak_rss_mb']:>8.0f} {r['data_mb']:>8.0f} "
-              f"{r.get('precision', float('nan')):>6.3f} {r.get('recall', float('nan')):>6.3f} "
-              f"{r.get('bcubed_f', float('nan')):>6.3f}")
+        print(
+            f"{r['task']:<16} {r['n']:>9} {r['seconds']:>9.2f} {ms:>8.3f} "
+            f"{r['peak_rss_mb']:>8.0f} {r['data_mb']:>8.0f} "
+            f"{r.get('precision', float('nan')):>6.3f} {r.get('recall', float('nan')):>6.3f} "
+            f"{r.get('bcubed_f', float('nan')):>6.3f}"
+        )
     print("\nbaseline ratios (sklearn DBSCAN time / our recluster time, same n):")
     for n in sizes:
         ours, sk = by.get(("recluster", n)), by.get(("sklearn_dbscan", n))
         if ours and sk and "error" not in ours and "error" not in sk:
-            print(f"  n={n}: {sk['seconds'] / ours['seconds']:.1f}x faster, peak RSS "
-                  f"{ours['peak_rss_mb']:.0f} vs {sk['peak_rss_mb']:.0f} MB")
+            print(
+                f"  n={n}: {sk['seconds'] / ours['seconds']:.1f}x faster, peak RSS "
+                f"{ours['peak_rss_mb']:.0f} vs {sk['peak_rss_mb']:.0f} MB"
+            )
 
     # Detection last: ru_maxrss survives fork+exec, so the workers must start
     # before this process holds the dlib models and photos.
@@ -235,11 +254,15 @@ def main() -> None:
     print("\n## detection + alignment + embedding (dlib HOG, CPU, real photos)")
     print(f"{'method':<22} {'photos':>6} {'mean MP':>8} {'faces':>6} {'s':>7} {'faces/s':>8}")
     for d in det:
-        print(f"{d['method']:<22} {d['photos']:>6} {d['mean_mp']:>8.2f} {d['faces']:>6} "
-              f"{d['seconds']:>7.2f} {d['faces_per_s']:>8.2f}")
-    print(f"speed-up of the policy over the full-res default: "
-          f"{det[0]['faces_per_s'] / det[1]['faces_per_s']:.1f}x "
-          f"(faces found {det[0]['faces']} vs {det[1]['faces']})")
+        print(
+            f"{d['method']:<22} {d['photos']:>6} {d['mean_mp']:>8.2f} {d['faces']:>6} "
+            f"{d['seconds']:>7.2f} {d['faces_per_s']:>8.2f}"
+        )
+    print(
+        f"speed-up of the policy over the full-res default: "
+        f"{det[0]['faces_per_s'] / det[1]['faces_per_s']:.1f}x "
+        f"(faces found {det[0]['faces']} vs {det[1]['faces']})"
+    )
 
 
 if __name__ == "__main__":

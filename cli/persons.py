@@ -18,8 +18,9 @@ from assetdb.errors import AssetdbError
 
 log = logging.getLogger(__name__)
 
-persons_app = typer.Typer(help="People found in the archive: list, name, merge, split.",
-                          no_args_is_help=True)
+persons_app = typer.Typer(
+    help="People found in the archive: list, name, merge, split.", no_args_is_help=True
+)
 faces_app = typer.Typer(help="Detected faces: list, move, reject, purge.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -85,8 +86,10 @@ def persons_list(
 
     def go() -> None:
         with _session(ctx) as (store, s):
-            rows = [p.as_dict() for p in persons.list_persons(
-                s, store.settings.data_dir, include_unnamed=not named)]
+            rows = [
+                p.as_dict()
+                for p in persons.list_persons(s, store.settings.data_dir, include_unnamed=not named)
+            ]
         _emit(rows, ["id", "name", "faces", "shots", "assets", "thumbnail"], as_json)
 
     _run(go)
@@ -105,11 +108,12 @@ def persons_show(
     def go() -> None:
         with _session(ctx) as (store, s):
             p = persons.get_person(s, person)
-            info = next(i for i in persons.list_persons(s, store.settings.data_dir)
-                        if i.id == p.id)
+            info = next(i for i in persons.list_persons(s, store.settings.data_dir) if i.id == p.id)
             sheet = persons.contact_sheet(s, p.id, store.settings.data_dir, out)
-            faces = [f.as_dict() for f in persons.list_faces(
-                s, person=p.id, data_dir=store.settings.data_dir)]
+            faces = [
+                f.as_dict()
+                for f in persons.list_faces(s, person=p.id, data_dir=store.settings.data_dir)
+            ]
         payload = info.as_dict() | {"contact_sheet": str(sheet), "face_list": faces}
         _done(as_json, payload, str(sheet))
 
@@ -201,8 +205,11 @@ def persons_delete(
     def go() -> None:
         with _session(ctx) as (_, s):
             n = persons.delete_person(s, person)
-        _done(as_json, {"deleted": person, "faces_unassigned": n},
-              f"deleted {person}; {n} faces unassigned")
+        _done(
+            as_json,
+            {"deleted": person, "faces_unassigned": n},
+            f"deleted {person}; {n} faces unassigned",
+        )
 
     _run(go)
 
@@ -249,10 +256,17 @@ def faces_list(
 
     def go() -> None:
         with _session(ctx) as (store, s):
-            rows = [f.as_dict() for f in persons.list_faces(
-                s, person=person, asset=asset, data_dir=store.settings.data_dir, limit=limit)]
-        _emit(rows, ["id", "asset_id", "t_s", "person_id", "person", "assignment", "quality",
-                     "path"], as_json)
+            rows = [
+                f.as_dict()
+                for f in persons.list_faces(
+                    s, person=person, asset=asset, data_dir=store.settings.data_dir, limit=limit
+                )
+            ]
+        _emit(
+            rows,
+            ["id", "asset_id", "t_s", "person_id", "person", "assignment", "quality", "path"],
+            as_json,
+        )
 
     _run(go)
 
@@ -290,8 +304,7 @@ def faces_reject(
         with _session(ctx) as (_, s):
             pid = persons.get_person(s, person).id
             persons.reject_face(s, face, pid)
-        _done(as_json, {"face": face, "rejected_person_id": pid},
-              f"face {face} is not #{pid}")
+        _done(as_json, {"face": face, "rejected_person_id": pid}, f"face {face} is not #{pid}")
 
     _run(go)
 

@@ -177,8 +177,9 @@ def analyse_frame(models: FaceModels, rgb: np.ndarray, num_jitters: int = 0) -> 
         work = np.asarray(im)
     work = np.ascontiguousarray(work)
     out = []
-    dets = sorted(models.detect(work, choose_upsample(work.shape[1], work.shape[0])),
-                  key=lambda d: -d[1])
+    dets = sorted(
+        models.detect(work, choose_upsample(work.shape[1], work.shape[0])), key=lambda d: -d[1]
+    )
     kept: list[tuple[Any, float]] = []
     for rect, score in dets:
         # HOG's sub-detectors can report one face twice (same box, two scores).
@@ -300,8 +301,9 @@ def decode_frames(
             while i < len(targets):
                 t, si = targets[i]
                 if it is None or t - pos > 5.0:
-                    container.seek(int((t + offset) / tb), stream=stream, backward=True,
-                                   any_frame=False)
+                    container.seek(
+                        int((t + offset) / tb), stream=stream, backward=True, any_frame=False
+                    )
                     it = container.decode(stream)
                 frame = next(it, None)
                 if frame is None:
@@ -337,8 +339,9 @@ def extra_frames(work: AssetWork, wanted: dict[int, list[float]]) -> list[_Frame
     if not targets:
         return []
     got = frames_at(work.path, list(targets), rotation=work.rotation)
-    return [_Frame(si, t_ms, pts, got[pts]) for pts, (si, t_ms) in sorted(targets.items())
-            if pts in got]
+    return [
+        _Frame(si, t_ms, pts, got[pts]) for pts, (si, t_ms) in sorted(targets.items()) if pts in got
+    ]
 
 
 def dedupe_shot(rows: list[tuple[FaceRow, np.ndarray]]) -> list[tuple[FaceRow, np.ndarray]]:
@@ -415,8 +418,7 @@ class FacesExtractor(Extractor):
         frames = []
         for seg in work.segments:
             for kf in seg.keyframes:
-                frames.append(_Frame(seg.index, round(kf.time_s * 1000), kf.ts,
-                                     _load_rgb(kf.path)))
+                frames.append(_Frame(seg.index, round(kf.time_s * 1000), kf.ts, _load_rgb(kf.path)))
         per_shot = int(self.options.get("extra_frames", EXTRA_FRAMES_PER_SHOT))
         frames += extra_frames(work, extra_frame_times(work, per_shot))
         return frames
@@ -430,8 +432,7 @@ class FacesExtractor(Extractor):
         for fr in frames:
             h, w = fr.rgb.shape[:2]
             for f in analyse_frame(self.models, fr.rgb, jitters):
-                low = is_low_quality(f["size_px"], f["sharpness"], f["frontalness"],
-                                     f["det_score"])
+                low = is_low_quality(f["size_px"], f["sharpness"], f["frontalness"], f["det_score"])
                 row = FaceRow(
                     segment_index=fr.segment_index,
                     t_ms=fr.t_ms,
@@ -443,8 +444,9 @@ class FacesExtractor(Extractor):
                     size_px=f["size_px"],
                     sharpness=f["sharpness"],
                     frontalness=f["frontalness"],
-                    quality=face_quality(f["size_px"], f["sharpness"], f["frontalness"],
-                                         f["det_score"]),
+                    quality=face_quality(
+                        f["size_px"], f["sharpness"], f["frontalness"], f["det_score"]
+                    ),
                     low_quality=low,
                     embedding=f["embedding"],
                     detector=self.models.detector_name,

@@ -45,9 +45,11 @@ def test_quality_floor_and_upsample():
 def test_extra_frames_avoid_keyframes():
     seg = SegmentRef(index=0, kind="shot", time_base=Fraction(1, 1000), start_ts=0, end_ts=4000)
     seg.keyframes.append(KeyframeRef(0, 2000, 2.0, 50, Path("k.jpg")))
-    short = SegmentRef(index=1, kind="shot", time_base=Fraction(1, 1000), start_ts=4000,
-                       end_ts=4200)
-    w = AssetWork(asset_id=1, path=Path("v.mp4"), kind="video", data_dir=Path("."),
-                  segments=[seg, short])
+    short = SegmentRef(
+        index=1, kind="shot", time_base=Fraction(1, 1000), start_ts=4000, end_ts=4200
+    )
+    w = AssetWork(
+        asset_id=1, path=Path("v.mp4"), kind="video", data_dir=Path("."), segments=[seg, short]
+    )
     times = extra_frame_times(w, 3)
     assert times == {0: [1.0, 3.0]}  # 2.0 is the keyframe; the 0.2 s shot gets none

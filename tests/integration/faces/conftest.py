@@ -16,8 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 _REPO = Path(__file__).resolve().parents[3]
 # ../shared/data from the repository root (a worktree sits one level deeper).
 SHARED = next(
-    (p for p in (_REPO / ".." / "shared" / "data", _REPO / ".." / ".." / "shared" / "data")
-     if p.is_dir()),
+    (
+        p
+        for p in (_REPO / ".." / "shared" / "data", _REPO / ".." / ".." / "shared" / "data")
+        if p.is_dir()
+    ),
     _REPO / ".." / "shared" / "data",
 )
 

@@ -26,8 +26,15 @@ def catalogue_image(store: Store, path: Path) -> AssetWork:
         s.add(Segment(asset_id=a.id, index=0, kind="still", start_ts=0, end_ts=1))
         aid = a.id
     seg = SegmentRef(index=0, kind="still", time_base=Fraction(1), start_ts=0, end_ts=1)
-    return AssetWork(asset_id=aid, path=path, kind="image", data_dir=store.settings.data_dir,
-                     width=w, height=h, segments=[seg])
+    return AssetWork(
+        asset_id=aid,
+        path=path,
+        kind="image",
+        data_dir=store.settings.data_dir,
+        width=w,
+        height=h,
+        segments=[seg],
+    )
 
 
 def catalogue_video(store: Store, path: Path, max_shots: int = 40) -> AssetWork:
@@ -49,18 +56,41 @@ def catalogue_video(store: Store, path: Path, max_shots: int = 40) -> AssetWork:
     kdir = store.settings.keyframe_dir
     kdir.mkdir(parents=True, exist_ok=True)
     with store.session() as s:
-        a = Asset(path=str(path), kind="video", width=w, height=h, duration_s=dur,
-                  frame_rate_num=rate.numerator, frame_rate_den=rate.denominator,
-                  state="indexed")
+        a = Asset(
+            path=str(path),
+            kind="video",
+            width=w,
+            height=h,
+            duration_s=dur,
+            frame_rate_num=rate.numerator,
+            frame_rate_den=rate.denominator,
+            state="indexed",
+        )
         s.add(a)
         s.flush()
         aid = a.id
         for i, (t0, t1) in enumerate(bounds):
-            s.add(Segment(asset_id=aid, index=i, kind="shot", time_base_num=tb.numerator,
-                          time_base_den=tb.denominator, start_ts=int(t0 / tb),
-                          end_ts=int(t1 / tb)))
-            segs.append(SegmentRef(index=i, kind="shot", time_base=tb, start_ts=int(t0 / tb),
-                                   end_ts=int(t1 / tb), rate=rate))
+            s.add(
+                Segment(
+                    asset_id=aid,
+                    index=i,
+                    kind="shot",
+                    time_base_num=tb.numerator,
+                    time_base_den=tb.denominator,
+                    start_ts=int(t0 / tb),
+                    end_ts=int(t1 / tb),
+                )
+            )
+            segs.append(
+                SegmentRef(
+                    index=i,
+                    kind="shot",
+                    time_base=tb,
+                    start_ts=int(t0 / tb),
+                    end_ts=int(t1 / tb),
+                    rate=rate,
+                )
+            )
     with av.open(str(path)) as c:
         st = c.streams.video[0]
         # PySceneDetect counts from the first frame; seek in stream time.
@@ -74,11 +104,28 @@ def catalogue_video(store: Store, path: Path, max_shots: int = 40) -> AssetWork:
             p = kdir / f"{aid}_{seg.index}.jpg"
             img = Image.fromarray(fr.to_ndarray(format="rgb24"))
             img.save(p, quality=90)
-            seg.keyframes.append(KeyframeRef(segment_index=seg.index, ts=int(fr.pts - off),
-                                             time_s=float((fr.pts - off) * tb), frame=0, path=p,
-                                             width=img.width, height=img.height))
-    return AssetWork(asset_id=aid, path=path, kind="video", data_dir=store.settings.data_dir,
-                     duration_s=dur, frame_rate=rate, width=w, height=h, segments=segs)
+            seg.keyframes.append(
+                KeyframeRef(
+                    segment_index=seg.index,
+                    ts=int(fr.pts - off),
+                    time_s=float((fr.pts - off) * tb),
+                    frame=0,
+                    path=p,
+                    width=img.width,
+                    height=img.height,
+                )
+            )
+    return AssetWork(
+        asset_id=aid,
+        path=path,
+        kind="video",
+        data_dir=store.settings.data_dir,
+        duration_s=dur,
+        frame_rate=rate,
+        width=w,
+        height=h,
+        segments=segs,
+    )
 
 
 def ingest_faces(store: Store, works: list[AssetWork], extractor=None):

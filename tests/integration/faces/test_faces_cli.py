@@ -48,18 +48,25 @@ def cli(labeled_copy, tmp_path):
 
 def _person_of(store, identity_path_part: str) -> set[int]:
     with store.session() as s:
-        return set(s.scalars(
-            select(Face.person_id).join(Asset, Asset.id == Face.asset_id)
-            .where(Asset.path.contains(identity_path_part))
-        ))
+        return set(
+            s.scalars(
+                select(Face.person_id)
+                .join(Asset, Asset.id == Face.asset_id)
+                .where(Asset.path.contains(identity_path_part))
+            )
+        )
 
 
 def _faces_of(store, identity_path_part: str) -> list[int]:
     with store.session() as s:
-        return list(s.scalars(
-            select(Face.id).join(Asset, Asset.id == Face.asset_id)
-            .where(Asset.path.contains(identity_path_part)).order_by(Face.id)
-        ))
+        return list(
+            s.scalars(
+                select(Face.id)
+                .join(Asset, Asset.id == Face.asset_id)
+                .where(Asset.path.contains(identity_path_part))
+                .order_by(Face.id)
+            )
+        )
 
 
 def test_user_decisions_survive_recluster(cli):
@@ -144,14 +151,32 @@ def test_purge_wipes_faces(cli):
     # the same commands through the project's root app (its State owns the store)
     from cli.main import app as root_app
 
-    r = CliRunner().invoke(root_app, ["--data-dir", str(store.settings.data_dir),
-                                      "--database-url", store.settings.database_url,
-                                      "persons", "list", "--json"])
+    r = CliRunner().invoke(
+        root_app,
+        [
+            "--data-dir",
+            str(store.settings.data_dir),
+            "--database-url",
+            store.settings.database_url,
+            "persons",
+            "list",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert sum(p["faces"] for p in json.loads(r.stdout)) >= 69
-    r = CliRunner().invoke(root_app, ["--data-dir", str(store.settings.data_dir),
-                                      "--database-url", store.settings.database_url,
-                                      "persons", "show", "nobody"])
+    r = CliRunner().invoke(
+        root_app,
+        [
+            "--data-dir",
+            str(store.settings.data_dir),
+            "--database-url",
+            store.settings.database_url,
+            "persons",
+            "show",
+            "nobody",
+        ],
+    )
     assert r.exit_code == 1 and "error: no person 'nobody'" in r.output
     crops = store.settings.data_dir / "faces"
     assert any(crops.rglob("*.jpg"))

@@ -54,8 +54,11 @@ def test_group_photos_one_face_per_person(tmp_path, faces_data, extractor):
             faces = s.scalars(select(Face).where(Face.asset_id == ids[name])).all()
             assert len(faces) == len(expected), name
             for cx, cy in expected:
-                hits = [f for f in faces if f.box_x <= cx <= f.box_x + f.box_w
-                        and f.box_y <= cy <= f.box_y + f.box_h]
+                hits = [
+                    f
+                    for f in faces
+                    if f.box_x <= cx <= f.box_x + f.box_w and f.box_y <= cy <= f.box_y + f.box_h
+                ]
                 assert len(hits) == 1, (name, cx, cy)
             people = [f.person_id for f in faces]
             assert None not in people and len(set(people)) == len(people), name

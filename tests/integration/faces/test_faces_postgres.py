@@ -16,9 +16,7 @@ from assetdb.db import make_engine, upgrade
 from assetdb.schema import Asset, Face, Person, TextEntry
 from indexer.ingest import ingest
 
-PG_ADMIN = os.environ.get(
-    "ASSETDB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN = os.environ.get("ASSETDB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture()
