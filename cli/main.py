@@ -60,6 +60,10 @@ db_app = typer.Typer(cls=_Group, help="Database schema (Alembic migrations).", n
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
 app.command("transcript")(transcript_cmd)
+from cli.persons import faces_app, persons_app
+
+app.add_typer(persons_app, name="persons")
+app.add_typer(faces_app, name="faces")
 
 
 @dataclass

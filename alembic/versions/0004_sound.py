@@ -13,7 +13,7 @@ from alembic import op
 revision = "0004"
 # The fixed chain is 0003 -> 0004. Until 0002/0003 land on main this points at
 # what exists; the merge sets it to "0003".
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

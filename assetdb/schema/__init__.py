@@ -17,6 +17,7 @@ from assetdb.schema.catalogue import (
 )
 from assetdb.schema.sound import AudioSegment, AudioTrack, Transcript, TranscriptSegment  # noqa: F401
 from assetdb.schema.visual import ObjectDetection, OcrLine, SegmentObject
+from assetdb.schema.faces import Face, FaceRejection, Person  # noqa: F401
 
 __all__ = [
     "STATE_FAILED",

@@ -11,14 +11,15 @@ from typing import Any
 from indexer.extractors.base import Extractor
 
 REGISTRY: dict[str, str] = {
-    "audio": "indexer.extractors.sound:AudioFeatures",
-    "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
     "objects": "indexer.extractors.objects:ObjectsExtractor",
     "ocr": "indexer.extractors.ocr:OcrExtractor",
+    "faces": "indexer.extractors.faces:FacesExtractor",
+    "audio": "indexer.extractors.sound:AudioFeatures",
+    "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
 }
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
-DEFAULT_EXTRACTORS: list[str] = []
+DEFAULT_EXTRACTORS: list[str] = ["faces"]
 
 _cache: dict[tuple[str, str], Extractor] = {}
 

@@ -36,7 +36,7 @@ class Extractor(ABC):
             self._load()
             self._loaded = True
 
-    def _load(self) -> None:  # noqa: B027 - optional hook
+    def _load(self) -> None:
         pass
 
     def applies_to(self, work: AssetWork) -> bool:
@@ -50,7 +50,7 @@ class Extractor(ABC):
     def write(self, session: Session, work: AssetWork, result: Any) -> None:
         """Store one result (after clearing this extractor's previous rows)."""
 
-    def clear(self, session: Session, asset_id: int) -> None:  # noqa: B027
+    def clear(self, session: Session, asset_id: int) -> None:
         """Delete this extractor's rows for an asset."""
 
     @property
