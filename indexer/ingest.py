@@ -386,7 +386,7 @@ def _write_stage(store: Store, work: AssetWork, outcome: StageOutcome, options: 
         run = s.execute(select(StageRun).where(StageRun.asset_id == work.asset_id,
                                                StageRun.stage == outcome.name)).scalar_one_or_none()
         if run is None:
-            run = StageRun(asset_id=work.asset_id, stage=outcome.name)
+            run = StageRun(asset_id=work.asset_id, stage=outcome.name, state="running")
             s.add(run)
         run.version = outcome.version
         run.seconds = outcome.seconds

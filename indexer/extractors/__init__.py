@@ -10,7 +10,10 @@ from typing import Any
 
 from indexer.extractors.base import Extractor
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "concepts": "indexer.extractors.concepts:ConceptsExtractor",
+    "clip": "indexer.extractors.clip:ClipExtractor",
+}
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
 DEFAULT_EXTRACTORS: list[str] = []

@@ -154,6 +154,14 @@ class SentenceEncoder:
         return np.asarray(v, dtype=np.float32)
 
 
+def default_cache_dir() -> Path | None:
+    try:
+        import platformdirs
+    except ImportError:  # pragma: no cover - a dependency of assetdb
+        return None
+    return Path(platformdirs.user_cache_dir("assetdb")) / "concepts"
+
+
 def model_versions() -> str:
     """A key that changes when either model file changes (cache file names)."""
     model, labels = classifier_files()
@@ -244,7 +252,9 @@ class ConceptEmbedder:
     ):
         self.device = device
         self.params = params or ConceptParams()
-        self.cache_dir = cache_dir
+        # The 1000 class embeddings take a minute on a busy 2-core machine: cache them
+        # (settings.model_dir when given, else the user cache directory).
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self.use_objects = use_objects
         self.num_threads = num_threads
         self._classifier: ImageNetClassifier | None = None
@@ -386,7 +396,7 @@ class VisualExtractor(Extractor):
         from assetdb.records import VectorRow, replace_vectors
         from assetdb.spaces import claim_space
 
-        claim_space(session, result.space)
+        claim_space(session, result.space, self.model_spec())
         replace_vectors(
             session,
             work.asset_id,
@@ -404,6 +414,10 @@ class VisualExtractor(Extractor):
         )
 
     def space_name(self) -> str:
+        raise NotImplementedError
+
+    def model_spec(self) -> str:
+        """The ``--model`` string that re-creates this extractor (recorded in meta)."""
         raise NotImplementedError
 
 
@@ -425,3 +439,6 @@ class ConceptsExtractor(VisualExtractor):
 
     def space_name(self) -> str:
         return SPACE
+
+    def model_spec(self) -> str:
+        return "concepts"
