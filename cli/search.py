@@ -210,7 +210,11 @@ def index_rebuild_command(
 
     from assetdb.reindex import rebuild_visual
 
+    from assetdb.spaces import parse_model
+
     try:
+        if model:
+            parse_model(model)  # a bad spec fails before any progress output
         store = _store(ctx)
         dev = _device(ctx, device)
         with Progress(
