@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 
 from assetdb.records import VectorRow, replace_vectors
 from assetdb.schema import Keyframe, Segment, StageRun, Vector
-from assetdb.spaces import embedder_for, is_visual, parse_model, recorded_model, record_model
+from assetdb.spaces import embedder_for, is_visual, parse_model, record_model, recorded_model
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class RebuildReport:
 
 
 def rebuild_visual(
-    store,  # noqa: ANN001
+    store,
     model: str | None = None,
     *,
     device: str = "cpu",

@@ -141,7 +141,7 @@ def _chunks(xs: list[int], n: int = IN_CHUNK):
 # -- sources -----------------------------------------------------------------------
 
 
-def _vector_rows(session, ids: list[int]) -> dict[int, tuple[int | None, int, float | None]]:  # noqa: ANN001
+def _vector_rows(session, ids: list[int]) -> dict[int, tuple[int | None, int, float | None]]:
     out: dict[int, tuple[int | None, int, float | None]] = {}
     for chunk in _chunks(ids):
         for vid, seg, aid, t in session.execute(
@@ -153,7 +153,7 @@ def _vector_rows(session, ids: list[int]) -> dict[int, tuple[int | None, int, fl
     return out
 
 
-def _segment_at(session, asset_id: int, t: float | None) -> int | None:  # noqa: ANN001
+def _segment_at(session, asset_id: int, t: float | None) -> int | None:
     """The segment of an asset that contains time ``t`` (first segment if unknown)."""
     segs = session.execute(
         select(Segment.id, Segment.start_ts, Segment.end_ts, Segment.time_base_num,
@@ -169,7 +169,7 @@ def _segment_at(session, asset_id: int, t: float | None) -> int | None:  # noqa:
     return segs[0][0]
 
 
-def _search_space(store, space: str, queries: np.ndarray, k: int, device: str) -> _Ranked:  # noqa: ANN001
+def _search_space(store, space: str, queries: np.ndarray, k: int, device: str) -> _Ranked:
     from assetdb.vectors import open_index
 
     try:
@@ -203,7 +203,7 @@ def _search_space(store, space: str, queries: np.ndarray, k: int, device: str) -
     return ranked
 
 
-def _shot_vector(store, space: str, segment_id: int) -> np.ndarray:  # noqa: ANN001
+def _shot_vector(store, space: str, segment_id: int) -> np.ndarray:
     from assetdb.records import bytes_to_vector
 
     with store.session() as s:
@@ -218,7 +218,7 @@ def _shot_vector(store, space: str, segment_id: int) -> np.ndarray:  # noqa: ANN
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def _fts_source(store, query: str, k: int) -> _Ranked:  # noqa: ANN001
+def _fts_source(store, query: str, k: int) -> _Ranked:
     from assetdb.fts import search_texts
 
     ranked = _Ranked()
@@ -240,12 +240,12 @@ def _fts_source(store, query: str, k: int) -> _Ranked:  # noqa: ANN001
     return ranked
 
 
-def _space_has_vectors(store, space: str) -> bool:  # noqa: ANN001
+def _space_has_vectors(store, space: str) -> bool:
     with store.session() as s:
         return s.execute(select(Vector.id).where(Vector.space == space).limit(1)).first() is not None
 
 
-def _sound_source(store, req: SearchRequest, k: int) -> _Ranked:  # noqa: ANN001
+def _sound_source(store, req: SearchRequest, k: int) -> _Ranked:
     try:
         from assetdb.sound import similar_segments
     except ImportError as exc:
@@ -258,7 +258,7 @@ def _sound_source(store, req: SearchRequest, k: int) -> _Ranked:  # noqa: ANN001
     return ranked
 
 
-def _filter_segments(store, req: SearchRequest) -> set[int] | None:  # noqa: ANN001
+def _filter_segments(store, req: SearchRequest) -> set[int] | None:
     """Segments allowed by the persons/objects filters (None: no such filter)."""
     allowed: set[int] | None = None
     with store.session() as s:
@@ -307,7 +307,7 @@ def _timecodes(seg: Segment) -> tuple[str, str]:
     return seconds_to_timecode(seg.start_s, None), seconds_to_timecode(seg.end_s, None)
 
 
-def _segment_info(store, ids: list[int]) -> dict[int, _SegInfo]:  # noqa: ANN001
+def _segment_info(store, ids: list[int]) -> dict[int, _SegInfo]:
     data_dir = Path(store.settings.data_dir)
     out: dict[int, _SegInfo] = {}
     with store.session() as s:
@@ -409,7 +409,7 @@ def _validate(req: SearchRequest) -> None:
                          "--sounds-like or a filter")
 
 
-def search(store, req: SearchRequest) -> list[SearchHit]:  # noqa: ANN001, C901
+def search(store, req: SearchRequest) -> list[SearchHit]:
     """The best segments for ``req``, best first (see the module docstring)."""
     _validate(req)
     weights = {**DEFAULT_WEIGHTS, **req.weights}
@@ -521,7 +521,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:  # noqa: ANN001, C901
     return hits
 
 
-def index_status(store) -> dict[str, Any]:  # noqa: ANN001
+def index_status(store) -> dict[str, Any]:
     """Vector spaces in the database, the recorded visual model and index files."""
     from assetdb.vectors import index_path
 

@@ -118,7 +118,7 @@ def visual_extractor(session: Session) -> tuple[str, dict[str, Any]]:
     return m.extractor, m.options
 
 
-def text_embedder(session: Session, device: str = "cpu", settings: Any = None):  # noqa: ANN201
+def text_embedder(session: Session, device: str = "cpu", settings: Any = None):
     """The query embedder of this database's visual space (None if it has none):
     an object with ``embed_text(list[str])``, ``embed_images(paths)``, ``space``."""
     current = recorded_model(session)
@@ -130,7 +130,7 @@ def text_embedder(session: Session, device: str = "cpu", settings: Any = None): 
 _EMBEDDERS: dict[tuple[str, str], Any] = {}
 
 
-def embedder_for(model: ModelSpec, device: str = "cpu", settings: Any = None):  # noqa: ANN201
+def embedder_for(model: ModelSpec, device: str = "cpu", settings: Any = None):
     key = (model.spec, device)
     if key not in _EMBEDDERS:
         if model.extractor == "concepts":
@@ -147,7 +147,7 @@ def embedder_for(model: ModelSpec, device: str = "cpu", settings: Any = None):  
     return _EMBEDDERS[key]
 
 
-def sentence_embedder(device: str = "cpu"):  # noqa: ANN201
+def sentence_embedder(device: str = "cpu"):
     """all-MiniLM-L6-v2 for the transcript space (``embed_text``)."""
     key = ("minilm", device)
     if key not in _EMBEDDERS:
@@ -159,7 +159,7 @@ def sentence_embedder(device: str = "cpu"):  # noqa: ANN201
             def __init__(self) -> None:
                 self._enc = SentenceEncoder(device)
 
-            def embed_text(self, texts: list[str]):  # noqa: ANN202
+            def embed_text(self, texts: list[str]):
                 return self._enc.encode(texts)
 
         _EMBEDDERS[key] = _Text()

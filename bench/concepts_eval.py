@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.imagenet_queries import QUERIES, load_labels, shared_data  # noqa: E402
-from indexer.extractors.concepts import (  # noqa: E402
+from bench.imagenet_queries import QUERIES, load_labels, shared_data
+from indexer.extractors.concepts import (
     ConceptEmbedder,
     ConceptParams,
     load_rgb,

@@ -38,7 +38,7 @@ def _fail(exc: BaseException) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _store(ctx: typer.Context):  # noqa: ANN202
+def _store(ctx: typer.Context):
     """The store from the main app's context (``ctx.obj``), else from settings."""
     from assetdb.config import load_settings
     from assetdb.db import Store
@@ -209,7 +209,6 @@ def index_rebuild_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from assetdb.reindex import rebuild_visual
-
     from assetdb.spaces import parse_model
 
     try:

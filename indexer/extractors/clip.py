@@ -118,7 +118,7 @@ class ClipEmbedder:
         )
         log.info("loaded open_clip %s on %s (%s)", self.model_name, self.device, self.space)
 
-    def _dtype(self):  # noqa: ANN202
+    def _dtype(self):
         import torch
 
         return torch.float16 if self.device.startswith("cuda") else torch.float32
@@ -135,7 +135,7 @@ class ClipEmbedder:
                 out.append(torch.nn.functional.normalize(f, dim=-1).cpu().numpy())
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim or 0))
 
-    def embed_pil(self, images: Sequence) -> np.ndarray:  # noqa: ANN001
+    def embed_pil(self, images: Sequence) -> np.ndarray:
         import torch
 
         self._load()

@@ -132,7 +132,7 @@ class SentenceEncoder:
         self.device = device
 
     @property
-    def model(self):  # noqa: ANN201
+    def model(self):
         key = self.device
         if key not in self._cache:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -227,7 +227,7 @@ def load_rgb(path: Path) -> np.ndarray:
         raise MediaError(f"cannot read image {path}: {exc}") from exc
 
 
-def _detect_objects_fn():  # noqa: ANN202
+def _detect_objects_fn():
     """COCO detector of the objects feature, or None when that module is absent."""
     try:
         from indexer.extractors.objects import detect_objects
@@ -372,7 +372,7 @@ class VisualExtractor(Extractor):
     kinds = frozenset({"video", "image"})
     MAX_BATCH = 32
 
-    def embedder(self):  # noqa: ANN201
+    def embedder(self):
         raise NotImplementedError
 
     def run(self, batch: list[AssetWork]) -> list[KeyframeVectors]:
@@ -392,7 +392,7 @@ class VisualExtractor(Extractor):
             )
         return results
 
-    def write(self, session, work: AssetWork, result: KeyframeVectors) -> None:  # noqa: ANN001
+    def write(self, session, work: AssetWork, result: KeyframeVectors) -> None:
         from assetdb.records import VectorRow, replace_vectors
         from assetdb.spaces import claim_space
 
@@ -404,7 +404,7 @@ class VisualExtractor(Extractor):
             [VectorRow(vector=v, segment_index=si, t_s=t) for si, t, v in result.rows],
         )
 
-    def clear(self, session, asset_id: int) -> None:  # noqa: ANN001
+    def clear(self, session, asset_id: int) -> None:
         from sqlalchemy import delete
 
         from assetdb.schema import Vector

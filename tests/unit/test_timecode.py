@@ -32,7 +32,7 @@ def test_frames_to_timecode(frame, rate, expected):
 
 
 def test_drop_frame_labels_are_unique_and_increasing():
-    labels = [frames_to_timecode(f, NTSC) for f in range(0, 40000)]
+    labels = [frames_to_timecode(f, NTSC) for f in range(40000)]
     assert len(set(labels)) == len(labels)
     assert labels == sorted(labels)
 
