@@ -38,7 +38,7 @@ from sqlalchemy import func, select
 from assetdb.errors import AssetdbError, IndexMismatch, ModelUnavailable, NotFound, QueryError
 from assetdb.schema import Asset, Keyframe, Segment, Vector
 from assetdb.spaces import TRANSCRIPT_SPACE, recorded_model, sentence_embedder, text_embedder
-from assetdb.timecode import frames_to_timecode, seconds_to_timecode
+from assetdb.timecode import frames_to_smpte, seconds_to_smpte
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +301,10 @@ def _timecodes(seg: Segment) -> tuple[str, str]:
     if rate:
         end = max(seg.end_frame - 1, seg.start_frame)  # out point = last frame shown
         try:
-            return frames_to_timecode(seg.start_frame, rate), frames_to_timecode(end, rate)
+            return frames_to_smpte(seg.start_frame, rate), frames_to_smpte(end, rate)
         except ValueError:
             pass
-    return seconds_to_timecode(seg.start_s, None), seconds_to_timecode(seg.end_s, None)
+    return seconds_to_smpte(seg.start_s, None), seconds_to_smpte(seg.end_s, None)
 
 
 def _segment_info(store, ids: list[int]) -> dict[int, _SegInfo]:
