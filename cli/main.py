@@ -369,6 +369,7 @@ def db_current(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json
 
 # ------------------------------------------------------------------ features
 # Each feature registers its commands here (one line each).
+__import__("cli.search").search.register(app)  # search, index status|rebuild
 
 
 def main() -> None:
