@@ -64,6 +64,8 @@ def evaluate(img_emb: np.ndarray, q_emb: np.ndarray, rel: np.ndarray) -> tuple[f
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--objects", action="store_true",
+                    help="also measure the COCO detections mix (needs the objects feature)")
     args = ap.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -125,11 +127,28 @@ def main() -> None:
         run("text", ConceptParams(top_k=10, floor=0.0, text_mode=mode, template=template))
     d = ConceptParams()
     run("DEFAULT", d)
+    if args.objects:
+        from indexer.extractors.objects import detect_objects
+
+        t0 = time.perf_counter()
+        dets = [detect_objects(load_rgb(IMAGES / f)) for f, _, _ in labels]
+        print(f"detector: {len(labels) / (time.perf_counter() - t0):.1f} img/s, "
+              f"{sum(bool(x) for x in dets)} images with detections")
+        for w in (0.1, 0.25, 0.5):
+            p = ConceptParams(objects_weight=w)
+            e = ConceptEmbedder(use_objects=False, params=p)
+            e._text = base._text
+            e._class_emb = class_emb(p.text_mode, p.template)
+            img = np.stack([e.combine(pr, dt) for pr, dt in zip(probs, dets, strict=True)])
+            m, p10, nd = evaluate(img, q_emb, rel)
+            rows.append((f"objs{w}", p.top_k, p.floor, p.temperature, p.text_mode, p.template,
+                         m, p10, nd))
 
     print(f"{'set':8} {'k':>3} {'floor':>5} {'T':>4} {'mode':7} {'template':36} {'mAP':>6} {'P@10':>6} {'nDCG20':>6}")
     for r in rows:
         print(f"{r[0]:8} {r[1]:3d} {r[2]:5.2f} {r[3]:4.1f} {r[4]:7} {r[5]!r:36} {r[6]:6.3f} {r[7]:6.3f} {r[8]:6.3f}")
-    print(f"random   mAP {rnd:.3f}  (ratio of DEFAULT to random: {rows[-1][6] / rnd:.1f}x)")
+    default = next(r for r in rows if r[0] == "DEFAULT")
+    print(f"random   mAP {rnd:.3f}  (ratio of DEFAULT to random: {default[6] / rnd:.1f}x)")
 
 
 if __name__ == "__main__":
