@@ -296,7 +296,7 @@ class ConceptEmbedder:
         self._class_emb = _normalise(out)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp.npy")
+            tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npy")
             np.save(tmp, self._class_emb)
             os.replace(tmp, cache)
         return self._class_emb

@@ -175,3 +175,26 @@ def test_cli_json(indexed):
     assert r.exit_code == 0
     st = json.loads(r.stdout)
     assert st["visual_model"]["spec"] == "concepts"
+
+
+def test_transcript_paraphrase_source(indexed):
+    """Speech lines embedded in the transcript space are found by paraphrase (runs last:
+    it adds a source to the module's store)."""
+    from assetdb.records import VectorRow, replace_vectors
+    from assetdb.schema import Asset
+    from assetdb.search import SearchRequest, search
+    from assetdb.spaces import TRANSCRIPT_SPACE, sentence_embedder
+
+    store, _ = indexed
+    enc = sentence_embedder()
+    lines = {"vtest.avi": "the weather is lovely and sunny this afternoon",
+             "slow_traffic_small.mp4": "the engine is broken and needs a mechanic"}
+    with store.session() as s:
+        for name, line in lines.items():
+            a = s.query(Asset).filter(Asset.path.endswith(name)).one()
+            replace_vectors(s, a.id, TRANSCRIPT_SPACE,
+                            [VectorRow(enc.embed_text([line])[0], None, 1.0)])
+    hits = search(store, SearchRequest(query="what a beautiful warm day", explain=True, limit=200))
+    with_t = [h for h in hits if "transcript" in h.sources]
+    assert with_t and with_t[0].path.endswith("vtest.avi")
+    assert with_t[0].sources["transcript"].rank == 1
