@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from assetdb.errors import AssetdbError
 from cli.output import err_console, print_json, print_rows
+from cli.transcript import transcript_cmd
 
 log = logging.getLogger("assetdb.cli")
 
@@ -58,6 +59,7 @@ assets_app = typer.Typer(cls=_Group, help="Inspect catalogued assets.", no_args_
 db_app = typer.Typer(cls=_Group, help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
+app.command("transcript")(transcript_cmd)
 
 
 @dataclass
@@ -139,7 +141,9 @@ def ingest(
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove assets whose files are gone.")] = False,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only these extractors (repeatable).")
+        list[str] | None,
+        typer.Option("--only", help="Run only these extractors (repeatable); "
+                     "`--only catalogue` runs none."),
     ] = None,
     skip: Annotated[
         list[str] | None,
@@ -173,7 +177,7 @@ def ingest(
                         (no_audio, ["audio"]), (no_transcripts, ["transcript"])):
         if flag:
             disabled.update(names)
-    names = list(only) if only else list(ext_registry.DEFAULT_EXTRACTORS)
+    names = [n for n in only if n != "catalogue"] if only else list(ext_registry.DEFAULT_EXTRACTORS)
     unknown = [n for n in names + sorted(disabled) if n not in ext_registry.REGISTRY
                and n not in ("faces", "objects", "ocr", "audio", "transcript")]
     if unknown:

@@ -15,6 +15,8 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
+from assetdb.schema.sound import AudioSegment, AudioTrack, Transcript, TranscriptSegment  # noqa: F401
+from assetdb.schema.visual import ObjectDetection, OcrLine, SegmentObject
 
 __all__ = [
     "STATE_FAILED",
@@ -25,7 +27,10 @@ __all__ = [
     "Base",
     "Keyframe",
     "Meta",
+    "ObjectDetection",
+    "OcrLine",
     "Segment",
+    "SegmentObject",
     "StageRun",
     "TextEntry",
     "Vector",
