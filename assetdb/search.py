@@ -349,9 +349,7 @@ def _passes(info: _SegInfo, req: SearchRequest) -> bool:
     dur = info.end_s - info.start_s
     if req.min_duration is not None and dur < req.min_duration:
         return False
-    if req.max_duration is not None and dur > req.max_duration:
-        return False
-    return True
+    return not (req.max_duration is not None and dur > req.max_duration)
 
 
 def _thumbnail(info: _SegInfo, t: float | None) -> str | None:

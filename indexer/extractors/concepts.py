@@ -26,7 +26,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailable(f"the model package {name!r} is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def classifier_files() -> tuple[Path, Path]:
@@ -130,7 +130,7 @@ class ConceptParams:
 class SentenceEncoder:
     """all-MiniLM-L6-v2 from its pip package, loaded offline, once per process."""
 
-    _cache: dict[str, Any] = {}
+    _cache: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, device: str = "cpu"):
         self.device = device
@@ -203,7 +203,7 @@ class ImageNetClassifier:
         import cv2
 
         h, w = rgb.shape[:2]
-        side = int(round(min(h, w) * 0.875))
+        side = round(min(h, w) * 0.875)
         y, x = (h - side) // 2, (w - side) // 2
         crop = rgb[y : y + side, x : x + side]
         interp = cv2.INTER_AREA if side > INPUT_PX else cv2.INTER_LINEAR
