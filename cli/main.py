@@ -19,7 +19,6 @@ from typer.core import TyperGroup
 
 from assetdb.errors import AssetdbError
 from cli.output import err_console, print_json, print_rows
-from cli.transcript import transcript_cmd
 
 log = logging.getLogger("assetdb.cli")
 
@@ -59,11 +58,6 @@ assets_app = typer.Typer(cls=_Group, help="Inspect catalogued assets.", no_args_
 db_app = typer.Typer(cls=_Group, help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
-app.command("transcript")(transcript_cmd)
-from cli.persons import faces_app, persons_app
-
-app.add_typer(persons_app, name="persons")
-app.add_typer(faces_app, name="faces")
 
 
 @dataclass
@@ -181,15 +175,13 @@ def ingest(
                         (no_audio, ["audio"]), (no_transcripts, ["transcript"])):
         if flag:
             disabled.update(names)
-    names = [n for n in only if n != "catalogue"] if only else list(ext_registry.DEFAULT_EXTRACTORS)
-    unknown = [n for n in names + sorted(disabled) if n not in ext_registry.REGISTRY
-               and n not in ("faces", "objects", "ocr", "audio", "transcript")]
+    names = [n for n in only if n != "catalogue"] if only else None
+    unknown = [n for n in (names or []) + sorted(disabled) if n not in ext_registry.REGISTRY]
     if unknown:
         raise AssetdbError(f"unknown extractor(s): {', '.join(unknown)}; known: "
                            f"{', '.join(ext_registry.available())}")
-    names = [n for n in names if n in ext_registry.REGISTRY]
     dev = resolve_device(device)
-    options = {n: {"device": dev} for n in names}
+    options: dict[str, dict] = {n: {"device": dev} for n in ext_registry.REGISTRY}
     for n, opts in (store.settings.extra.get("extractors") or {}).items():
         options.setdefault(n, {}).update(opts)
 
@@ -377,6 +369,10 @@ def db_current(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json
 
 # ------------------------------------------------------------------ features
 # Each feature registers its commands here (one line each).
+__import__("cli.search").search.register(app)  # search, index status|rebuild
+app.command("transcript")(__import__("cli.transcript").transcript.transcript_cmd)
+app.add_typer(__import__("cli.persons").persons.persons_app, name="persons")
+app.add_typer(__import__("cli.persons").persons.faces_app, name="faces")
 
 
 def main() -> None:

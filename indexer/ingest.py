@@ -431,7 +431,15 @@ def ingest(
     options = options or {}
     emit = progress or (lambda kind, data: None)
     names = list(ext_registry.DEFAULT_EXTRACTORS if extractors is None else extractors)
-    names = [n for n in names if n not in set(disabled)]
+    if extractors is None:
+        from assetdb.spaces import visual_extractor
+
+        with store.session() as s:
+            visual, visual_opts = visual_extractor(s)
+        if visual != "concepts":
+            names = [visual if n == "concepts" else n for n in names]
+            options = {**options, visual: {**visual_opts, **options.get(visual, {})}}
+    names = [n for n in names if n not in set(disabled) and not (n == "clip" and "concepts" in disabled)]
     versions = {n: ext_registry.get_extractor(n, **options.get(n, {})).version for n in names}
     roots = [Path(p).absolute() for p in paths]
     data_dir = store.settings.data_dir

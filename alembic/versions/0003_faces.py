@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"  # TEMPORARY for local testing: must be "0002" once 0002_search lands on main
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

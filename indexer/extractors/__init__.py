@@ -13,13 +13,17 @@ from indexer.extractors.base import Extractor
 REGISTRY: dict[str, str] = {
     "objects": "indexer.extractors.objects:ObjectsExtractor",
     "ocr": "indexer.extractors.ocr:OcrExtractor",
+    "concepts": "indexer.extractors.concepts:ConceptsExtractor",
+    "clip": "indexer.extractors.clip:ClipExtractor",
     "faces": "indexer.extractors.faces:FacesExtractor",
     "audio": "indexer.extractors.sound:AudioFeatures",
     "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
 }
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
-DEFAULT_EXTRACTORS: list[str] = ["faces"]
+# "concepts" stands for the database's visual embedder (concepts or an open_clip model,
+# whichever the catalogue was indexed with; see assetdb.spaces.visual_extractor).
+DEFAULT_EXTRACTORS: list[str] = ["concepts", "objects", "ocr", "faces", "audio", "transcript"]
 
 _cache: dict[tuple[str, str], Extractor] = {}
 

@@ -25,3 +25,25 @@ def test_non_drop_rates() -> None:
 def test_seconds_without_rate() -> None:
     assert seconds_to_smpte(3661.5, None) == "01:01:01.500"
     assert seconds_to_smpte(5.0, NTSC) == "00:00:05;00"
+
+
+NTSC60 = Fraction(60000, 1001)
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [(3597, "00:00:59;57"), (3600, "00:01:00;04"), (35964, "00:10:00;00")],
+)
+def test_drop_frame_5994(frame: int, expected: str) -> None:
+    assert frames_to_smpte(frame, NTSC60) == expected
+
+
+def test_drop_frame_labels_are_unique_and_increasing() -> None:
+    labels = [frames_to_smpte(f, NTSC) for f in range(40000)]
+    assert len(set(labels)) == len(labels)
+    assert labels == sorted(labels)
+
+
+def test_negative_frame_is_refused() -> None:
+    with pytest.raises(ValueError):
+        frames_to_smpte(-1, Fraction(25))

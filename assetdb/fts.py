@@ -1,0 +1,136 @@
+"""Full-text search over the ``texts`` table (SQLite FTS5 / PostgreSQL tsvector).
+
+User input is never passed to the engines' query languages as is: it is split
+into words (letters and digits; punctuation, quotes and operators are dropped) and
+double-quoted phrases, and the engine query is built from those, so no input can
+be a syntax error or an injected operator. Words are OR'ed; bm25 / ts_rank rank
+rows matching more of them first. A word written with a trailing ``*`` is a prefix
+(``walk*`` finds "walking"); otherwise SQLite matches Porter stems ("cars" finds
+"car") and PostgreSQL (``simple`` configuration, language-neutral) whole words.
+Automatic prefixes were left out on purpose: "bird" would rank "birdhouse" first.
+Common English function words are dropped unless the query has nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from assetdb.errors import QueryError
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_TERM = re.compile(r"([^\W_]+)(\*?)", re.UNICODE)
+_PHRASE = re.compile(r'"([^"]*)"')
+STOPWORDS = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it", "its", "of", "on", "or", "that", "the", "to", "was", "were", "with", "this", "these", "those", "into", "onto", "over"]
+)
+MIN_PREFIX_CHARS = 2  # "a*" would match half the index
+MAX_TERMS = 32
+
+
+@dataclass
+class FtsQuery:
+    words: list[str] = field(default_factory=list)
+    prefixes: set[str] = field(default_factory=set)  # words to match as prefixes
+    phrases: list[list[str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.phrases)
+
+
+def parse(query: str) -> FtsQuery:
+    phrases = []
+    for m in _PHRASE.finditer(query):
+        words = [w.lower() for w in _WORD.findall(m.group(1))]
+        if len(words) > 1:
+            phrases.append(words)
+        elif words:
+            pass  # a one-word "phrase" is a word, picked up below
+    rest = _PHRASE.sub(lambda m: m.group(0) if len(_WORD.findall(m.group(1))) == 1 else " ", query)
+    terms = [(w.lower(), star) for w, star in _TERM.findall(rest)]
+    words = [w for w, _ in terms]
+    prefixes = {w for w, star in terms if star and len(w) >= MIN_PREFIX_CHARS}
+    content = [w for w in words if w not in STOPWORDS]
+    words = content or words
+    seen: list[str] = []
+    for w in words:
+        if w not in seen:
+            seen.append(w)
+    return FtsQuery(words=seen[:MAX_TERMS], prefixes=prefixes, phrases=phrases[:MAX_TERMS])
+
+
+def _fts5_str(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+def sqlite_match(q: FtsQuery) -> str:
+    """An FTS5 MATCH expression: ``"walk"* OR "street" OR "big buck"``."""
+    parts = [_fts5_str(w) + ("*" if w in q.prefixes else "") for w in q.words]
+    parts += [_fts5_str(" ".join(p)) for p in q.phrases]
+    return " OR ".join(parts)
+
+
+def pg_tsquery(q: FtsQuery) -> str:
+    """A to_tsquery('simple', ...) expression: ``'walk':* | 'street' | ('big' <-> 'buck')``."""
+
+    def lexeme(w: str) -> str:
+        return "'" + w.replace("'", "''").replace("\\", "\\\\") + "'"
+
+    parts = [lexeme(w) + (":*" if w in q.prefixes else "") for w in q.words]
+    parts += ["(" + " <-> ".join(lexeme(w) for w in p) + ")" for p in q.phrases]
+    return " | ".join(parts)
+
+
+@dataclass
+class TextHit:
+    text_id: int
+    asset_id: int
+    segment_id: int | None
+    source: str
+    score: float  # higher is better
+    snippet: str
+
+
+def search_texts(session: Session, query: str, *, limit: int = 500) -> list[TextHit]:
+    """Rows of ``texts`` matching ``query``, best first."""
+    q = parse(query)
+    if not q:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        sql = text(
+            "SELECT t.id, t.asset_id, t.segment_id, t.source, -bm25(texts_fts) AS score, "
+            "snippet(texts_fts, 0, '[', ']', '…', 12) AS snip "
+            "FROM texts_fts JOIN texts t ON t.id = texts_fts.rowid "
+            "WHERE texts_fts MATCH :q ORDER BY bm25(texts_fts) LIMIT :n"
+        )
+        params = {"q": sqlite_match(q), "n": limit}
+    elif dialect == "postgresql":
+        sql = text(
+            "SELECT t.id, t.asset_id, t.segment_id, t.source, "
+            "ts_rank(to_tsvector('simple', t.text), to_tsquery('simple', :q)) AS score, "
+            "ts_headline('simple', t.text, to_tsquery('simple', :q), "
+            "'StartSel=[, StopSel=], MaxWords=20, MinWords=5') AS snip "
+            "FROM texts t WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
+            "ORDER BY score DESC, t.id LIMIT :n"
+        )
+        params = {"q": pg_tsquery(q), "n": limit}
+    else:
+        raise QueryError(f"full-text search is not available on {dialect}")
+    try:
+        rows = session.execute(sql, params).all()
+    except Exception as exc:
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError):
+            msg = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+            if "no such table" in msg or "does not exist" in msg:
+                raise QueryError(
+                    "full-text index missing; run `assetdb db upgrade`"
+                ) from exc
+            raise QueryError(f"full-text query failed: {msg}") from exc
+        raise
+    return [TextHit(r[0], r[1], r[2], r[3], float(r[4]), r[5] or "") for r in rows]

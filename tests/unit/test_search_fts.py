@@ -1,0 +1,201 @@
+"""Full-text search: query building/escaping, the 0002 migration's triggers, on SQLite
+and (marker ``postgres``) PostgreSQL, and the search filters/fusion over real SQL."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from datetime import datetime
+
+import pytest
+
+from assetdb.config import Settings
+from assetdb.db import Store
+from assetdb.errors import QueryError
+from assetdb.fts import parse, pg_tsquery, search_texts, sqlite_match
+from assetdb.records import TextRow, replace_texts
+from assetdb.schema import Asset, Segment, TextEntry
+from assetdb.search import SearchRequest, competition_ranks, rrf_fuse, search
+
+PG_ADMIN = os.environ.get("ASSETDB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+NASTY = ['"', '""', "'", "AND", "OR NOT", "NEAR(a b)", "a*", "*", "-x", "col:val", "(", ")",
+         "^start", "x AND (", "{a b}", "\\", "%_", "'; DROP TABLE texts; --", "über:*", "a & b | !c"]
+
+
+def test_parse_drops_operators_and_stopwords():
+    q = parse('people walking on a "big buck" street* AND -x')
+    assert q.words == ["people", "walking", "street", "x"]
+    assert q.prefixes == {"street"}
+    assert q.phrases == [["big", "buck"]]
+    assert sqlite_match(q) == '"people" OR "walking" OR "street"* OR "x" OR "big buck"'
+    assert pg_tsquery(q) == "'people' | 'walking' | 'street':* | 'x' | ('big' <-> 'buck')"
+
+
+def test_parse_only_stopwords_keeps_them_and_empty_is_empty():
+    assert parse("the a").words == ["the", "a"]
+    assert not parse("  *** ''' ")
+    assert parse("big_buck_bunny").words == ["big", "buck", "bunny"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'a.db'}"
+        st = Store.open(Settings(data_dir=tmp_path, database_url=url), upgrade_schema=True)
+        yield st
+        st.close()
+        return
+    psycopg = pytest.importorskip("psycopg")
+    name = f"assetdb_search_{uuid.uuid4().hex[:8]}"
+    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    st = Store.open(Settings(data_dir=tmp_path, database_url=url), upgrade_schema=True)
+    try:
+        yield st
+    finally:
+        st.close()
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.close()
+
+
+def _asset(s, path, kind="video", segments=((0, 100),), created=None, rate=(25, 1)):
+    a = Asset(path=path, kind=kind, created_at=created, size=1, mtime_ns=0, audio_streams=[],
+              subtitle_streams=[], tags={}, warnings=[], state="indexed")
+    s.add(a)
+    s.flush()
+    for i, (f0, f1) in enumerate(segments):
+        s.add(Segment(asset_id=a.id, index=i, kind="shot", time_base_num=rate[1],
+                      time_base_den=rate[0], start_ts=f0, end_ts=f1, start_frame=f0,
+                      end_frame=f1, rate_num=rate[0], rate_den=rate[1]))
+    s.flush()
+    return a.id
+
+
+@pytest.fixture
+def catalogue(store):
+    with store.session() as s:
+        a1 = _asset(s, "/m/street/walk.mp4", segments=((0, 50), (50, 500), (500, 600)),
+                    created=datetime(2024, 5, 1))
+        a2 = _asset(s, "/m/zoo/birds.jpg", kind="image", segments=((0, 1),))
+        a3 = _asset(s, "/m/audio/rain.ogg", kind="audio", segments=((0, 250),),
+                    created=datetime(2020, 1, 1))
+        replace_texts(s, a1, "filename", [TextRow("walk people street")])
+        replace_texts(s, a1, "transcript", [TextRow("the quick brown fox jumps over", 1),
+                                            TextRow("the lazy dog sleeps", 2)])
+        replace_texts(s, a2, "filename", [TextRow("birds in the zoo, Café Über")])
+        replace_texts(s, a3, "tags", [TextRow("rain on a tin roof, dog barking")])
+    return {"walk": a1, "birds": a2, "rain": a3}
+
+
+def test_fts_matches_and_stems(store, catalogue):
+    with store.session() as s:
+        hits = search_texts(s, "dogs")  # SQLite: porter stem; PostgreSQL: whole word
+        if store.dialect == "sqlite":
+            assert {h.asset_id for h in hits} == {catalogue["walk"], catalogue["rain"]}
+        assert {h.asset_id for h in search_texts(s, "dog")} == {catalogue["walk"], catalogue["rain"]}
+        assert [h.asset_id for h in search_texts(s, "zo*")] == [catalogue["birds"]]
+        assert [h.asset_id for h in search_texts(s, "café")] == [catalogue["birds"]]
+        if store.dialect == "sqlite":  # PostgreSQL 'simple' keeps diacritics
+            assert [h.asset_id for h in search_texts(s, "cafe")] == [catalogue["birds"]]
+        assert search_texts(s, '"lazy dog"')[0].segment_id is not None
+        assert search_texts(s, '"dog lazy"') == []
+        snip = search_texts(s, "fox")[0].snippet
+        assert "[fox]" in snip
+
+
+@pytest.mark.parametrize("nasty", NASTY)
+def test_fts_never_raises_on_user_input(store, catalogue, nasty):
+    with store.session() as s:
+        search_texts(s, nasty)
+        search_texts(s, f"dog {nasty} rain")
+
+
+def test_fts_follows_updates_and_deletes(store, catalogue):
+    with store.session() as s:
+        replace_texts(s, catalogue["birds"], "filename", [TextRow("penguins")])
+    with store.session() as s:
+        assert search_texts(s, "zoo") == []
+        assert [h.asset_id for h in search_texts(s, "penguins")] == [catalogue["birds"]]
+        row = s.query(TextEntry).filter_by(asset_id=catalogue["birds"]).one()
+        row.text = "flamingo"
+    with store.session() as s:
+        assert search_texts(s, "penguins") == []
+        assert len(search_texts(s, "flamingo")) == 1
+        s.delete(s.get(Asset, catalogue["rain"]))  # cascades to texts
+    with store.session() as s:
+        assert {h.asset_id for h in search_texts(s, "dog")} == {catalogue["walk"]}
+
+
+def test_search_text_only_filters_and_collapse(store, catalogue):
+    hits = search(store, SearchRequest(query="dog", explain=True))
+    # the transcript row is tied to segment 2; the tags row covers the rain file
+    assert [(h.path, h.segment_index) for h in hits][:2] in (
+        [("/m/street/walk.mp4", 2), ("/m/audio/rain.ogg", 0)],
+        [("/m/audio/rain.ogg", 0), ("/m/street/walk.mp4", 2)],
+    )
+    assert all("text" in h.sources and h.snippet for h in hits)
+    # the file name covers every shot of the file: equal text score, equal rank
+    walk = search(store, SearchRequest(query="walk"))
+    assert [h.segment_index for h in walk] == [0, 1, 2]
+    assert len({h.sources["text"].rank for h in walk}) == 1
+    assert len({h.score for h in walk}) == 1
+    assert [h.segment_index for h in search(store, SearchRequest(query="walk", per_asset=True))] == [0]
+    assert search(store, SearchRequest(query="dog", kind="audio"))[0].path == "/m/audio/rain.ogg"
+    assert search(store, SearchRequest(query="dog", path="*/street/*"))[0].segment_index == 2
+    assert search(store, SearchRequest(query="dog", path="rain.ogg"))[0].kind == "audio"
+    # segment 2 of walk.mp4 is 4 s long, rain.ogg 10 s
+    assert [h.kind for h in search(store, SearchRequest(query="dog", min_duration=5))] == ["audio"]
+    assert [h.kind for h in search(store, SearchRequest(query="dog", max_duration=5))] == ["video"]
+    assert [h.kind for h in search(store, SearchRequest(query="dog", after=datetime(2023, 1, 1)))] \
+        == ["video"]
+    assert [h.kind for h in search(store, SearchRequest(query="dog", before=datetime(2023, 1, 1)))] \
+        == ["audio"]
+    # filters alone list segments in catalogue order
+    assert len(search(store, SearchRequest(kind="video"))) == 3
+    h = search(store, SearchRequest(query="walk", limit=1))[0]
+    assert (h.tc_in, h.tc_out, h.start_s, h.end_s) == ("00:00:00:00", "00:00:01:24", 0.0, 2.0)
+
+
+def test_search_errors(store, catalogue, monkeypatch):
+    with pytest.raises(QueryError, match="nothing to search"):
+        search(store, SearchRequest())
+    with pytest.raises(QueryError, match="limit"):
+        search(store, SearchRequest(query="x", limit=0))
+    with pytest.raises(QueryError, match="kind"):
+        search(store, SearchRequest(query="x", kind="film"))
+    with pytest.raises(QueryError, match="no visual index"):
+        search(store, SearchRequest(like_shot=1))
+    monkeypatch.setitem(sys.modules, "assetdb.persons", None)
+    monkeypatch.setitem(sys.modules, "assetdb.objects", None)
+    with pytest.raises(QueryError, match="not available in this build"):
+        search(store, SearchRequest(query="dog", persons=["Ada"]))
+    with pytest.raises(QueryError, match="not available in this build"):
+        search(store, SearchRequest(query="dog", objects=["car"]))
+    assert search(store, SearchRequest(query='"unbalanced AND (')) == []
+
+
+def test_cutoff_is_relative(store, catalogue):
+    all_hits = search(store, SearchRequest(query="dog walk"))
+    best = all_hits[0].score
+    cut = search(store, SearchRequest(query="dog walk", cutoff=0.99))
+    assert cut and all(h.score >= 0.99 * best for h in cut)
+    assert [h.segment_id for h in cut] == [h.segment_id for h in all_hits[: len(cut)]]
+    assert all(h.score < 0.99 * best for h in all_hits[len(cut) :])
+
+
+def test_rrf():
+    assert competition_ranks([3.0, 2.0, 2.0, 1.0]) == [1, 2, 2, 4]
+    fused = rrf_fuse({"a": [(1, 0.9), (2, 0.5)], "b": [(2, 10.0), (3, 9.0)]},
+                     {"a": 1.0, "b": 0.5}, k=60)
+    assert fused[1] == {"a": (1, 1 / 61)}
+    assert fused[2] == {"a": (2, 1 / 62), "b": (1, 0.5 / 61)}
+    assert fused[3] == {"b": (2, 0.5 / 62)}
+    total = {i: sum(c for _, c in d.values()) for i, d in fused.items()}
+    assert max(total, key=total.get) == 2  # found by both sources
