@@ -15,6 +15,7 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
+from assetdb.schema.interest import InterestCurve, InterestShot  # noqa: E402
 
 __all__ = [
     "STATE_FAILED",
@@ -23,6 +24,8 @@ __all__ = [
     "STATE_PENDING",
     "Asset",
     "Base",
+    "InterestCurve",
+    "InterestShot",
     "Keyframe",
     "Meta",
     "Segment",
