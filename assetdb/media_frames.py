@@ -18,8 +18,11 @@ class FrameGrid:
     time_base: Fraction
     pts: np.ndarray  # sorted int64, one per frame
     end_pts: int  # exclusive end of the last frame
-    rate: Fraction  # nominal (average) frame rate
+    rate: Fraction  # nominal frame rate (r_frame_rate)
     variable: bool
+    width: int = 0
+    height: int = 0
+    sar: Fraction = Fraction(1)
 
     @property
     def n(self) -> int:
@@ -29,6 +32,12 @@ class FrameGrid:
         """Start time (s) of frame ``frame``; ``n`` gives the end of the stream."""
         p = int(self.pts[frame]) if frame < self.n else self.end_pts
         return p * self.time_base
+
+    def on_rate_grid(self) -> bool:
+        """True when every frame time is a whole number of nominal frame periods from the
+        first frame (CFR, or VFR whose frames were dropped from a constant grid)."""
+        x = (self.pts - self.pts[0]).astype(object) * self.time_base * self.rate
+        return all(v.denominator == 1 for v in x)
 
     def nearest_frame(self, t_s: float) -> int:
         """The frame boundary (0..n) nearest to ``t_s``."""
@@ -53,7 +62,11 @@ def _grid(path: str, mtime_ns: int) -> FrameGrid:
                     continue
                 pts.append(int(pkt.pts))
                 durs.append(int(pkt.duration or 0))
-            rate = st.average_rate or st.guessed_rate or Fraction(25)
+            # the stream's own frame rate (r_frame_rate), not the average: a VFR file with
+            # dropped frames keeps its frames on this grid
+            rate = st.guessed_rate or st.average_rate or Fraction(25)
+            sar = st.codec_context.sample_aspect_ratio
+            size = (st.codec_context.width, st.codec_context.height)
     except OSError as exc:
         raise MediaError(f"{path}: cannot open: {exc}") from exc
     if not pts:
@@ -67,7 +80,11 @@ def _grid(path: str, mtime_ns: int) -> FrameGrid:
         step = max(durs[0], 1) if durs else max(1, int(round(1 / (rate * tb))))
         variable = False
     last_dur = durs[int(np.argmax(pts))] if durs and max(durs) > 0 else step
-    return FrameGrid(tb, arr, int(arr[-1]) + (last_dur or step), rate, variable)
+    sar_f = Fraction(sar.numerator, sar.denominator) if sar and sar.numerator else Fraction(1)
+    return FrameGrid(
+        tb, arr, int(arr[-1]) + (last_dur or step), rate, variable, size[0], size[1], sar_f
+    )
+
 
 
 def frame_grid(path: Path | str) -> FrameGrid:
