@@ -382,3 +382,47 @@ class InterestExtractor(Extractor):
                 )
             )
         session.flush()
+
+
+def ensure_interest(store: Any, asset_id: int) -> bool:
+    """Run the extractor for one catalogued asset that has no interest rows yet (the CLI
+    uses this so `assetdb highlights` works right after a catalogue-only ingest).
+    Returns True when it ran."""
+    from fractions import Fraction
+
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset, Segment
+    from assetdb.schema.interest import InterestCurve
+    from indexer.work import SegmentRef
+
+    with store.session() as s:
+        if s.execute(
+            select(InterestCurve.id).where(InterestCurve.asset_id == asset_id)
+        ).first():
+            return False
+        a = s.get(Asset, asset_id)
+        if a is None or a.kind != "video":
+            return False
+        segs = s.execute(
+            select(Segment).where(Segment.asset_id == asset_id).order_by(Segment.index)
+        ).scalars().all()
+        work = AssetWork(
+            asset_id=a.id, path=Path(a.path), kind=a.kind, data_dir=store.settings.data_dir,
+            duration_s=a.duration_s, frame_rate=a.frame_rate, width=a.width, height=a.height,
+            rotation=a.rotation or 0, has_audio=bool(a.audio_streams),
+            audio_streams=list(a.audio_streams or []),
+            segments=[
+                SegmentRef(
+                    index=g.index, kind=g.kind, time_base=Fraction(g.time_base_num, g.time_base_den),
+                    start_ts=g.start_ts, end_ts=g.end_ts, start_frame=g.start_frame,
+                    end_frame=g.end_frame, rate=g.rate, transition=g.transition, id=g.id,
+                )
+                for g in segs
+            ],
+        )
+    ex = InterestExtractor()
+    (res,) = ex.run([work])
+    with store.session() as s:
+        ex.write(s, work, res)
+    return True
