@@ -231,34 +231,58 @@ def _sim(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(a @ b)
 
 
+def _usable(shot: ShotScore, runs: list[list[float]]) -> list[tuple[float, float]]:
+    """The parts of a shot outside runs of black / white / flat frames."""
+    parts = [(shot.start_s, shot.end_s)]
+    for a, b in runs:
+        nxt = []
+        for lo, hi in parts:
+            if b <= lo or a >= hi:
+                nxt.append((lo, hi))
+                continue
+            if a > lo:
+                nxt.append((lo, a))
+            if b < hi:
+                nxt.append((b, hi))
+        parts = nxt
+    return [(lo, hi) for lo, hi in parts if hi - lo > 1e-3]
+
+
 def _candidates(
     scores: list[AssetScores], min_clip: float, max_clip: float, quiet: _Quiet
 ) -> list[_Cand]:
     out: list[_Cand] = []
     for sc in scores:
+        runs = sc.curves.get("blank_runs") or []
         for shot in sc.shots:
-            d = shot.end_s - shot.start_s
-            if d <= 0:
-                continue
-            n_chunks = max(1, int(math.floor(d / (LONG_SHOT_CHUNKS_MAX * max_clip))))
-            chunk = d / n_chunks
-            for j in range(n_chunks):
-                lo = shot.start_s + j * chunk
-                hi = shot.end_s if j == n_chunks - 1 else lo + chunk
-                length = min(hi - lo, max_clip)
-                a, v = _best_window(shot, lo, hi, length)
-                b = a + length
-                # snap to the shot boundary when close, else to quiet audio
-                if a - shot.start_s < BOUNDARY_SNAP_S:
-                    a, b = shot.start_s, shot.start_s + length
-                elif shot.end_s - b < BOUNDARY_SNAP_S:
-                    a, b = shot.end_s - length, shot.end_s
-                elif sc.audio_state == "ok":
-                    a2 = quiet.snap(sc.path, a, lo, hi - min_clip)
-                    b = min(hi, a2 + length)
-                    a = a2
-                out.append(_Cand(shot, sc, lo, hi, a, b, v if v >= 0 else shot.score))
+            for p_lo, p_hi in _usable(shot, runs):
+                d = p_hi - p_lo
+                n_chunks = max(1, int(math.floor(d / (LONG_SHOT_CHUNKS_MAX * max_clip))))
+                chunk = d / n_chunks
+                for j in range(n_chunks):
+                    lo = p_lo + j * chunk
+                    hi = p_hi if j == n_chunks - 1 else lo + chunk
+                    out.append(_window_in(sc, shot, lo, hi, min_clip, max_clip, quiet))
     return out
+
+
+def _window_in(
+    sc: AssetScores, shot: ShotScore, lo: float, hi: float, min_clip: float, max_clip: float,
+    quiet: _Quiet,
+) -> _Cand:
+    length = min(hi - lo, max_clip)
+    a, v = _best_window(shot, lo, hi, length)
+    b = a + length
+    # snap to the shot (or usable part) boundary when close, else to quiet audio
+    if a - lo < BOUNDARY_SNAP_S:
+        a, b = lo, lo + length
+    elif hi - b < BOUNDARY_SNAP_S:
+        a, b = hi - length, hi
+    elif sc.audio_state == "ok":
+        a2 = quiet.snap(sc.path, a, lo, hi - min(min_clip, length))
+        b = min(hi, a2 + length)
+        a = a2
+    return _Cand(shot, sc, lo, hi, a, b, v if v >= 0 else shot.score)
 
 
 def _order_key(c: _Cand) -> tuple:
@@ -398,7 +422,7 @@ def _overlaps(a: _Cand, b: _Cand) -> bool:
 def _grow(c: _Cand, remaining: float, cap: float, chosen: list[_Cand]) -> float:
     """Extend ``c`` inside its shot by up to ``remaining`` s (total length <= cap)."""
     times, vals = _score_fn(c.shot)
-    limit_lo, limit_hi = c.shot.start_s, c.shot.end_s
+    limit_lo, limit_hi = c.lo_s, c.hi_s
     for o in chosen:
         if o is c or o.shot.asset_id != c.shot.asset_id:
             continue
@@ -433,8 +457,8 @@ def _to_frames(chosen: list[_Cand], target_s: float | None) -> list[Clip]:
     for c in chosen:
         g = frame_grid(c.scores.path)
         # frames of this shot on the grid
-        f_lo = g.nearest_frame(c.shot.start_s)
-        f_hi = max(f_lo + 1, g.nearest_frame(c.shot.end_s))
+        f_lo = g.nearest_frame(c.lo_s)
+        f_hi = max(f_lo + 1, g.nearest_frame(c.hi_s))
         a = min(max(g.nearest_frame(c.start_s), f_lo), f_hi - 1)
         b = min(max(g.nearest_frame(c.end_s), a + 1), f_hi)
         grids.append((g, f_lo, f_hi))

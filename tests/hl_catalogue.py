@@ -15,10 +15,12 @@ from assetdb.schema import Asset, Segment
 
 def catalogue(store: Store, path: Path) -> int:
     path = path.resolve()
-    try:
-        from indexer.ingest import ingest  # main's pipeline
-    except ImportError:
-        ingest = None
+    import indexer
+
+    ingest = None
+    # only this checkout's pipeline (the editable install would leak another checkout's)
+    if (Path(indexer.__file__).parent / "ingest.py").is_file():
+        from indexer.ingest import ingest
     if ingest is not None:
         ingest(store, [path], workers=1, extractors=["interest"])
         with store.session() as s:

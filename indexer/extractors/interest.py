@@ -60,6 +60,27 @@ class Samples:
     t: np.ndarray
     values: dict[str, np.ndarray]
     hists: np.ndarray  # (n, 64)
+    # runs of consecutive black / white / flat frames, every frame checked: [[start, end)]
+    blank_runs: list[list[float]] = field(default_factory=list)
+
+
+def _frame_luma(frame) -> tuple[float, float]:  # noqa: ANN001
+    """Mean and std of the luma (0..1, full range) of a whole frame, cheaply: every 8th
+    pixel of the Y plane for planar YUV, a small gray conversion otherwise."""
+    fmt = frame.format.name
+    if fmt in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12"):
+        plane = frame.planes[0]
+        y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[::8, : frame.width : 8]
+        y = y.astype(np.float32)
+        if not fmt.startswith("yuvj") and int(getattr(frame, "color_range", 1) or 1) != 2:
+            y = (y - 16.0) * (255.0 / 219.0)
+    else:
+        y = frame.reformat(width=64, height=36, format="gray").to_ndarray().astype(np.float32)
+    return float(np.clip(y, 0, 255).mean()) / 255.0, float(y.std()) / 255.0
+
+
+def _is_blank(mean: float, std: float) -> bool:
+    return std < FLAT_STD or mean < BLACK_LUMA or mean > WHITE_LUMA
 
 
 @dataclass
@@ -106,6 +127,8 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
     prev_hist: np.ndarray | None = None
     next_t: float | None = None
     step = 1.0 / sample_fps
+    runs: list[list[float]] = []
+    run_open = False
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -117,6 +140,13 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
                 if frame.pts is None:
                     continue
                 t = float(frame.pts * stream.time_base)
+                blank = _is_blank(*_frame_luma(frame))
+                if blank and not run_open:
+                    runs.append([t, t])
+                    run_open = True
+                elif not blank and run_open:
+                    runs[-1][1] = t  # the run ends where the first non-blank frame starts
+                    run_open = False
                 if next_t is not None and t < next_t - 1e-6:
                     continue
                 next_t = (t if next_t is None else next_t) + step
@@ -148,6 +178,8 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
         log.warning("%s: video decode stopped early: %s", path, exc)
     if not ts:
         raise MediaError(f"{path}: no decodable video frames")
+    if run_open:
+        runs[-1][1] = float("inf")  # blank to the end of the stream
     # the first sample has no predecessor: give it its successor's motion
     if len(ts) > 1:
         vals["motion"][0] = vals["motion"][1]
@@ -156,6 +188,7 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
         t=np.asarray(ts),
         values={k: np.asarray(v) for k, v in vals.items()},
         hists=np.asarray(hists),
+        blank_runs=[[round(a, 6), b if b == float("inf") else round(b, 6)] for a, b in runs],
     )
 
 
@@ -291,6 +324,10 @@ def compute_interest(work: AssetWork) -> InterestResult:
     nov = np.zeros(n_bins)
     nov[filled] = _novelty(bin_hists[filled])
     signals["novelty"] = [_clean(nov[k]) if filled[k] else None for k in range(n_bins)]
+
+    # JSON has no infinity: an open run ends at the asset's end
+    end_all = max(end_t, float(samples.t[-1]) + 1.0)
+    signals["blank_runs"] = [[a, end_all if b == float("inf") else b] for a, b in samples.blank_runs]
 
     audio = audio_curves(work.path, t0, n_bins, hop_s)
     for name in AUDIO_SIGNALS:
