@@ -1,0 +1,206 @@
+"""The catalogue stage: probe, shots, keyframes and sidecar text for one file.
+
+Pure computation plus keyframe JPEGs under the data dir; no database. The writer
+(`indexer.ingest`) stores the result in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from assetdb.errors import MediaError
+from indexer import keyframes as kf
+from indexer import shots as sh
+from indexer.decode import frames_at, rotate_rgb
+from indexer.probe import ProbeInfo, probe
+from indexer.work import AssetWork, KeyframeRef, SegmentRef
+
+log = logging.getLogger(__name__)
+
+STAGE = "catalogue"
+VERSION = f"1.s{sh.VERSION}.k{kf.VERSION}"
+AUDIO_WINDOW_S = 10.0
+AUDIO_MIN_TAIL_S = 3.0
+SIDECAR_EXTS = (".txt", ".xml", ".srt", ".vtt", ".json", ".md", ".ale")
+SIDECAR_MAX_BYTES = 64 * 1024
+
+
+@dataclass
+class CatalogueResult:
+    probe: ProbeInfo
+    segments: list[SegmentRef]
+    keyframe_dir: str  # relative to the data dir; older dirs of the asset are removed on write
+    sidecars: dict[str, str] = field(default_factory=dict)  # file name -> text
+
+
+def keyframe_dir_for(asset_id: int, content_hash: str) -> str:
+    return f"keyframes/{asset_id // 1000:04d}/{asset_id}/{content_hash[:12]}"
+
+
+def read_sidecars(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    stem = path.stem
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return out
+    for p in siblings:
+        if p == path or p.suffix.lower() not in SIDECAR_EXTS:
+            continue
+        if p.stem != stem and p.stem != path.name:
+            continue
+        try:
+            with p.open("rb") as fh:
+                raw = fh.read(SIDECAR_MAX_BYTES)
+        except OSError:
+            continue
+        text = raw.decode("utf-8", errors="replace").strip()
+        if text:
+            out[p.name] = text
+    return out
+
+
+def _video_segments(
+    path: Path, info: ProbeInfo, out_dir: Path, rel_dir: str
+) -> list[SegmentRef]:
+    analysis = sh.detect_shots(path, info.frame_rate, info.video_stream)
+    stats = analysis.stats
+    assert stats is not None
+    tb = analysis.time_base
+    rate = info.frame_rate
+    n = analysis.frame_count
+    info.frame_count = n
+    info.duration_s = float(analysis.end_pts * tb)
+    spf = float(info.duration_s / n) if n else 0.04
+    segments: list[SegmentRef] = []
+    wanted: list[tuple[int, kf.KeyframeChoice]] = []
+    for i, (s, e, tr) in enumerate(analysis.ranges()):
+        end_ts = int(stats.pts[e]) if e < n else analysis.end_pts
+        seg = SegmentRef(
+            index=i, kind="shot", time_base=tb, start_ts=int(stats.pts[s]), end_ts=end_ts,
+            start_frame=s, end_frame=e, rate=rate, transition=tr,
+        )
+        segments.append(seg)
+        for choice in kf.choose_keyframes(stats, s, e, spf):
+            wanted.append((i, choice))
+    targets = [int(stats.pts[c.frame]) for _, c in wanted]
+    frames = frames_at(
+        path, targets, stream_index=info.video_stream, start_pts=None,
+        max_px=kf.KEYFRAME_MAX_PX, rotation=info.rotation,
+    )
+    for seg_i, choice in wanted:
+        ts = int(stats.pts[choice.frame])
+        rgb = frames.get(ts)
+        if rgb is None:
+            continue
+        name = f"s{seg_i:04d}_f{choice.frame:07d}.jpg"
+        w, h = kf.save_jpeg(rgb, out_dir / name)
+        segments[seg_i].keyframes.append(
+            KeyframeRef(
+                segment_index=seg_i, ts=ts, time_s=float(ts * tb), frame=choice.frame,
+                path=out_dir / name, width=w, height=h, quality=choice.quality,
+                stats={
+                    "brightness": float(stats.brightness[choice.frame]),
+                    "contrast": float(stats.contrast[choice.frame]),
+                    "sharpness": float(stats.sharpness[choice.frame]),
+                    "colourfulness": float(stats.colourfulness[choice.frame]),
+                    "blank": float(choice.blank),
+                },
+            )
+        )
+    if not any(s.keyframes for s in segments):
+        raise MediaError("no keyframe could be decoded")
+    return segments
+
+
+def _image_segments(path: Path, out_dir: Path) -> list[SegmentRef]:
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            rgb = np.asarray(im.convert("RGB"))
+    except OSError as exc:
+        raise MediaError(f"cannot decode image: {exc}") from exc
+    name = "s0000_f0000000.jpg"
+    w, h = kf.save_jpeg(rgb, out_dir / name)
+    stats = kf.image_stats(rgb)
+    seg = SegmentRef(index=0, kind="still", time_base=Fraction(1), start_ts=0, end_ts=0,
+                     start_frame=0, end_frame=1)
+    seg.keyframes.append(KeyframeRef(segment_index=0, ts=0, time_s=0.0, frame=0,
+                                     path=out_dir / name, width=w, height=h,
+                                     quality=stats["sharpness"], stats=stats))
+    return [seg]
+
+
+def _audio_segments(info: ProbeInfo) -> list[SegmentRef]:
+    sr = next((s["sample_rate"] for s in info.audio_streams if s.get("sample_rate")), 48000)
+    total = int(round((info.duration_s or 0.0) * sr))
+    if total <= 0:
+        raise MediaError("audio has no duration")
+    win = int(AUDIO_WINDOW_S * sr)
+    bounds = list(range(0, total, win)) + [total]
+    if len(bounds) > 2 and (bounds[-1] - bounds[-2]) < AUDIO_MIN_TAIL_S * sr:
+        del bounds[-2]
+    tb = Fraction(1, sr)
+    return [
+        SegmentRef(index=i, kind="window", time_base=tb, start_ts=a, end_ts=b)
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+    ]
+
+
+def catalogue_asset(
+    path: Path, asset_id: int, data_dir: Path, content_hash: str, info: ProbeInfo | None = None
+) -> CatalogueResult:
+    """Probe (unless given), split into segments and store keyframes. Raises MediaError."""
+    info = info or probe(path)
+    rel_dir = keyframe_dir_for(asset_id, content_hash)
+    out_dir = data_dir / rel_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if info.kind == "video":
+        segments = _video_segments(path, info, out_dir, rel_dir)
+    elif info.kind == "image":
+        segments = _image_segments(path, out_dir)
+    else:
+        segments = _audio_segments(info)
+    return CatalogueResult(probe=info, segments=segments, keyframe_dir=rel_dir,
+                           sidecars=read_sidecars(path))
+
+
+def work_from_result(asset_id: int, path: Path, data_dir: Path, r: CatalogueResult) -> AssetWork:
+    p = r.probe
+    return AssetWork(
+        asset_id=asset_id, path=path, kind=p.kind, data_dir=data_dir, duration_s=p.duration_s,
+        frame_rate=p.frame_rate, width=p.width, height=p.height, rotation=p.rotation,
+        has_audio=p.has_audio, audio_streams=p.audio_streams, segments=r.segments,
+    )
+
+
+def fs_path(path_text: str, path_bytes: bytes | None) -> Path:
+    """The real file-system path of an asset (raw bytes when the name is not UTF-8)."""
+    if path_bytes:
+        return Path(os.fsdecode(path_bytes))
+    return Path(path_text)
+
+
+def display_path(p: Path) -> str:
+    """A valid-UTF-8 text form of a path (undecodable bytes shown as \\xNN)."""
+    return os.fsencode(p).decode("utf-8", errors="backslashreplace")
+
+
+__all__ = [
+    "STAGE",
+    "VERSION",
+    "CatalogueResult",
+    "catalogue_asset",
+    "display_path",
+    "fs_path",
+    "rotate_rgb",
+    "work_from_result",
+]
