@@ -386,7 +386,9 @@ def _write_stage(store: Store, work: AssetWork, outcome: StageOutcome, options: 
         run = s.execute(select(StageRun).where(StageRun.asset_id == work.asset_id,
                                                StageRun.stage == outcome.name)).scalar_one_or_none()
         if run is None:
-            run = StageRun(asset_id=work.asset_id, stage=outcome.name)
+            # state/version set now: an extractor's clear()/write() queries autoflush this row
+            run = StageRun(asset_id=work.asset_id, stage=outcome.name, version=outcome.version,
+                           state="pending")
             s.add(run)
         run.version = outcome.version
         run.seconds = outcome.seconds

@@ -10,10 +10,12 @@ from typing import Any
 
 from indexer.extractors.base import Extractor
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "interest": "indexer.extractors.interest:InterestExtractor",
+}
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
-DEFAULT_EXTRACTORS: list[str] = []
+DEFAULT_EXTRACTORS: list[str] = ["interest"]
 
 _cache: dict[tuple[str, str], Extractor] = {}
 
