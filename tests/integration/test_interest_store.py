@@ -1,0 +1,203 @@
+"""The interest tables: migration up/down on SQLite and PostgreSQL, the extractor on a
+broken audio track, the scorer with any subset of other features, the learned model."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hl_catalogue import catalogue  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _shared_data() -> Path:
+    for cand in (
+        Path(__file__).resolve().parents[2] / ".." / "shared" / "data",
+        Path(os.environ.get("ASSETDB_SHARED_DATA", "/nonexistent")),
+        Path("/work/shared/data"),
+    ):
+        if cand.is_dir():
+            return cand.resolve()
+    pytest.skip("the shared test media (../shared/data) is not present")
+
+
+VIDEO = _shared_data() / "media" / "video"
+
+
+def _up_down(url: str) -> None:
+    from assetdb.db import make_engine, upgrade
+
+    eng = make_engine(url)
+    upgrade(eng)
+    tables = set(inspect(eng).get_table_names())
+    assert {"interest_curves", "interest_shots"} <= tables
+    upgrade_to = "0001"
+    from alembic import command
+
+    from assetdb.db import _alembic_config
+
+    command.downgrade(_alembic_config(eng), upgrade_to)
+    assert "interest_curves" not in set(inspect(eng).get_table_names())
+    upgrade(eng)
+    eng.dispose()
+
+
+def test_migration_sqlite(tmp_path):
+    _up_down(f"sqlite:///{tmp_path}/m.db")
+
+
+@pytest.mark.postgres
+def test_migration_postgres():
+    try:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        admin.connect().close()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"assetdb_highlights_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _up_down(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_broken_audio_track_does_not_fail_the_stage():
+    from indexer.extractors.interest import compute_interest
+    from indexer.work import AssetWork
+
+    path = VIDEO / "video_with_failing_audio.mp4"
+    r = compute_interest(AssetWork(asset_id=1, path=path, kind="video", data_dir=Path("."), duration_s=11.2))
+    assert r.audio_state in ("ok", "failed")
+    if r.audio_state == "failed":
+        assert r.audio_error
+        assert all(v is None for v in r.signals["loudness_lufs"])
+    assert len(r.signals["motion"]) >= 11
+    assert all(v is not None for v in r.signals["sharpness"])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from assetdb.config import load_settings
+    from assetdb.db import Store
+
+    d = tmp_path_factory.mktemp("st")
+    st = Store.open(load_settings(data_dir=d, database_url=f"sqlite:///{d}/a.db"), upgrade_schema=True)
+    ids = {n: catalogue(st, VIDEO / n) for n in ("issue-195-aspect-ratio.mp4", "big_buck_bunny_0_30.webm")}
+    yield st, ids
+    st.close()
+
+
+def test_scorer_uses_any_subset_of_features(store):
+    from sqlalchemy import select
+
+    from assetdb.interest import load_asset, score_asset
+    from assetdb.records import TextRow, VectorRow, replace_texts, replace_vectors
+    from assetdb.schema import Segment
+
+    st, ids = store
+    aid = ids["issue-195-aspect-ratio.mp4"]
+    with st.session() as s:
+        base = score_asset(s, load_asset(s, aid))
+    assert base.features == []
+    assert all(sh.components["faces"] is None and sh.components["speech"] is None for sh in base.shots)
+    e = base.shots[1].explain()
+    assert set(e["weights"]) == {"motion", "change", "novelty", "loudness", "onset"}
+    # formula check: score = gate * base * length with base the weighted mean
+    w = e["weights"]
+    b = sum(w[k] * e["components"][k] for k in w) / sum(w.values())
+    assert abs(e["base"] - b) < 1e-3
+    assert abs(e["score"] - e["gate"]["gate"] * e["base"] * e["length"]) < 1e-3
+
+    with st.session() as s:
+        segs = s.execute(select(Segment).where(Segment.asset_id == aid).order_by(Segment.index)).scalars().all()
+        s1 = segs[1]
+        # speech over shot 1, objects in shot 1, a faces table (another feature's) with a big face
+        replace_texts(s, aid, "transcript", [TextRow("hello there", 1, s1.start_s, s1.end_s)])
+        replace_texts(s, aid, "objects", [TextRow("person chair cup", 1)])
+        s.execute(text("CREATE TABLE faces (id INTEGER PRIMARY KEY, segment_id INTEGER, size FLOAT)"))
+        s.execute(text("INSERT INTO faces (segment_id, size) VALUES (:a, 0.6), (:a, 0.2)"), {"a": s1.id})
+        rng = np.random.default_rng(0)
+        replace_vectors(s, aid, "concepts:effnet-lite3+minilm-l6@1",
+                        [VectorRow(rng.normal(size=16), g.index, g.start_s) for g in segs])
+    try:
+        with st.session() as s:
+            full = score_asset(s, load_asset(s, aid))
+        assert set(full.features) >= {"speech", "objects", "faces", "concepts:effnet-lite3+minilm-l6@1"}
+        sh = full.shots[1]
+        assert sh.components["speech"] > 0.95
+        assert sh.components["objects"] == pytest.approx(0.6)
+        assert sh.components["faces"] == pytest.approx(0.5 * 2 / 3 + 0.5 * 0.6)
+        assert sh.signature_kind.startswith("concepts:")
+        assert full.shots[0].components["speech"] == pytest.approx(0.0, abs=1e-6)
+        assert sh.score > base.shots[1].score  # speech, faces and objects make it more interesting
+    finally:
+        with st.session() as s:
+            s.execute(text("DROP TABLE faces"))
+            replace_texts(s, aid, "transcript", [])
+            replace_texts(s, aid, "objects", [])
+            replace_vectors(s, aid, "concepts:effnet-lite3+minilm-l6@1", [])
+
+
+@pytest.mark.slow
+def test_learned_model_beats_random(store, tmp_path):
+    """Labels written here: 2-s windows whose motion (measured independently from the
+    decoded frames) is above the median are 'interesting'. The LSTM must rank the
+    held-out windows better than chance (MAP > positive rate)."""
+    import av
+    from typer.testing import CliRunner
+
+    st, ids = store
+    rows = []
+    for name, aid in ids.items():
+        with av.open(str(VIDEO / name)) as c:
+            prev, diffs = None, []
+            for fr in c.decode(video=0):
+                g = fr.reformat(width=64, height=36, format="gray").to_ndarray().astype(np.float32)
+                if prev is not None:
+                    diffs.append((float(fr.time), float(np.abs(g - prev).mean())))
+                prev = g
+        t = np.array([d[0] for d in diffs])
+        m = np.array([d[1] for d in diffs])
+        for k in range(0, int(t.max()) - 1, 2):
+            sel = (t >= k) & (t < k + 2)
+            rows.append((str(aid), k, k + 2, float(m[sel].mean())))
+    thr = np.median([r[3] for r in rows])
+    csv_path = tmp_path / "labels.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["asset", "start", "end", "label"])
+        for aid, a, b, v in rows:
+            w.writerow([aid, a, b, int(v > thr)])
+
+    import typer
+
+    from cli.highlights import interest_app
+
+    app = typer.Typer()
+    app.add_typer(interest_app, name="interest")
+    common = ["--data-dir", str(st.settings.data_dir), "--db", st.settings.database_url]
+    r = CliRunner().invoke(app, ["interest", "train", str(csv_path), "--json", *common])
+    assert r.exit_code == 0, r.output
+    import json
+
+    rep = json.loads(r.stdout)
+    assert rep["n_test"] >= 6
+    assert Path(rep["model_path"]).is_file() and "interest-lstm-v1-" in rep["model_path"]
+    assert rep["map_test"] > rep["random_baseline"] + 0.1, rep
+    r = CliRunner().invoke(app, ["interest", "score", str(ids["big_buck_bunny_0_30.webm"]), "--json", *common])
+    assert r.exit_code == 0, r.output
+    shots = json.loads(r.stdout)["shots"]
+    assert shots and all(0.0 <= s["score"] <= 1.0 for s in shots)
