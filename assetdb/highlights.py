@@ -140,7 +140,7 @@ class _Cand:
         return self.end_s - self.start_s
 
 
-def _score_fn(shot: ShotScore):  # noqa: ANN202
+def _score_fn(shot: ShotScore):
     """Piecewise-constant per-second score inside the shot as (times, values)."""
     if not shot.seconds:
         return np.array([shot.start_s]), np.array([shot.score])
@@ -161,7 +161,7 @@ def _window_mean(times: np.ndarray, vals: np.ndarray, a: float, b: float, end: f
 def _best_window(shot: ShotScore, lo: float, hi: float, length: float) -> tuple[float, float]:
     times, vals = _score_fn(shot)
     best_a, best_v = lo, -1.0
-    n = max(1, int(math.floor((hi - lo - length) / WINDOW_STEP_S + 1e-9)) + 1)
+    n = max(1, math.floor((hi - lo - length) / WINDOW_STEP_S + 1e-9) + 1)
     for i in range(n):
         a = lo + i * WINDOW_STEP_S
         v = _window_mean(times, vals, a, a + length, shot.end_s)
@@ -257,7 +257,7 @@ def _candidates(
         for shot in sc.shots:
             for p_lo, p_hi in _usable(shot, runs):
                 d = p_hi - p_lo
-                n_chunks = max(1, int(math.floor(d / (LONG_SHOT_CHUNKS_MAX * max_clip))))
+                n_chunks = max(1, math.floor(d / (LONG_SHOT_CHUNKS_MAX * max_clip)))
                 chunk = d / n_chunks
                 for j in range(n_chunks):
                     lo = p_lo + j * chunk
@@ -267,7 +267,12 @@ def _candidates(
 
 
 def _window_in(
-    sc: AssetScores, shot: ShotScore, lo: float, hi: float, min_clip: float, max_clip: float,
+    sc: AssetScores,
+    shot: ShotScore,
+    lo: float,
+    hi: float,
+    min_clip: float,
+    max_clip: float,
     quiet: _Quiet,
 ) -> _Cand:
     length = min(hi - lo, max_clip)
@@ -338,7 +343,10 @@ def select_clips(
         longest = max(sh.end_s - sh.start_s for s in scores for sh in s.shots)
         min_clip = min(min_clip_s, longest, duration_s)
         chosen = _greedy(
-            _candidates(scores, min_clip, max_clip_s, quiet), duration_s, min_clip, max_clip_s,
+            _candidates(scores, min_clip, max_clip_s, quiet),
+            duration_s,
+            min_clip,
+            max_clip_s,
             lambda_,
         )
     clips = _to_frames(chosen, duration_s if material > duration_s else None)
@@ -346,7 +354,8 @@ def select_clips(
         pairs = sorted(zip(clips, chosen, strict=True), key=lambda p: (p[0].asset_id, p[0].start_s))
     else:
         pairs = sorted(
-            zip(clips, chosen, strict=True), key=lambda p: (-p[1].value, p[0].asset_id, p[0].start_s)
+            zip(clips, chosen, strict=True),
+            key=lambda p: (-p[1].value, p[0].asset_id, p[0].start_s),
         )
     clips = [p[0] for p in pairs]
     if fades:
@@ -356,14 +365,20 @@ def select_clips(
     explain = []
     for clip, cand in pairs:
         e = cand.shot.explain()
-        e["clip"] = {"start_s": float(clip.start_s), "end_s": float(clip.end_s), "value": round(cand.value, 4)}
+        e["clip"] = {
+            "start_s": float(clip.start_s),
+            "end_s": float(clip.end_s),
+            "value": round(cand.value, 4),
+        }
         e["path"] = cand.scores.path
         e["signature"] = cand.shot.signature_kind
         explain.append(e)
     return Reel(clips=clips, target_s=duration_s, order=order, warnings=warnings, explain=explain)
 
 
-def _greedy(cands: list[_Cand], budget: float, min_clip: float, max_clip: float, lam: float) -> list[_Cand]:
+def _greedy(
+    cands: list[_Cand], budget: float, min_clip: float, max_clip: float, lam: float
+) -> list[_Cand]:
     remaining = budget
     chosen: list[_Cand] = []
     pool = sorted(cands, key=_order_key)
@@ -405,7 +420,9 @@ def _greedy(cands: list[_Cand], budget: float, min_clip: float, max_clip: float,
             take = min(c.length, remaining)
             if take < min(min_clip, remaining) - 1e-9 or c.value < MIN_VALUE:
                 continue
-            chosen.append(_Cand(c.shot, c.scores, c.lo_s, c.hi_s, c.start_s, c.start_s + take, c.value))
+            chosen.append(
+                _Cand(c.shot, c.scores, c.lo_s, c.hi_s, c.start_s, c.start_s + take, c.value)
+            )
             remaining -= take
             remaining = _grow(chosen[-1], remaining, math.inf, chosen)
     return chosen
@@ -435,8 +452,16 @@ def _grow(c: _Cand, remaining: float, cap: float, chosen: list[_Cand]) -> float:
         if room_l <= 1e-9 and room_r <= 1e-9:
             break
         step = min(WINDOW_STEP_S, remaining, cap - c.length)
-        vl = _window_mean(times, vals, c.start_s - step, c.start_s, c.shot.end_s) if room_l > 1e-9 else -1
-        vr = _window_mean(times, vals, c.end_s, c.end_s + step, c.shot.end_s) if room_r > 1e-9 else -1
+        vl = (
+            _window_mean(times, vals, c.start_s - step, c.start_s, c.shot.end_s)
+            if room_l > 1e-9
+            else -1
+        )
+        vr = (
+            _window_mean(times, vals, c.end_s, c.end_s + step, c.shot.end_s)
+            if room_r > 1e-9
+            else -1
+        )
         if vr >= vl:
             d = min(step, room_r)
             c.end_s += d
@@ -481,7 +506,8 @@ def _to_frames(chosen: list[_Cand], target_s: float | None) -> list[Clip]:
                 elif err > 0 and b - a > 1:
                     moves.append((a, b - 1))
                 better = [
-                    m for m in moves
+                    m
+                    for m in moves
                     if abs(others + g.time(m[1]) - g.time(m[0]) - target) < abs(err)
                 ]
                 if not better:
@@ -491,7 +517,7 @@ def _to_frames(chosen: list[_Cand], target_s: float | None) -> list[Clip]:
     return clips
 
 
-def _make_clip(c: _Cand, g, a: int, b: int) -> Clip:  # noqa: ANN001
+def _make_clip(c: _Cand, g, a: int, b: int) -> Clip:
     return Clip(
         asset_id=c.shot.asset_id,
         path=c.scores.path,

@@ -93,7 +93,9 @@ def squash(name: str, raw: float | None) -> float | None:
     return _clip01(raw)
 
 
-def gate_terms(blank: float | None, sharpness: float | None, brightness: float | None) -> dict[str, float]:
+def gate_terms(
+    blank: float | None, sharpness: float | None, brightness: float | None
+) -> dict[str, float]:
     blank = 0.0 if blank is None else blank
     sharp = _clip01(((sharpness or 0.0) - 1.0) / 1.5)
     b = 0.5 if brightness is None else brightness
@@ -181,7 +183,9 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
-def _speech_intervals(session: Session, asset_id: int) -> list[tuple[float | None, float | None, int | None]]:
+def _speech_intervals(
+    session: Session, asset_id: int
+) -> list[tuple[float | None, float | None, int | None]]:
     rows = session.execute(
         select(TextEntry.start_s, TextEntry.end_s, TextEntry.segment_id).where(
             TextEntry.asset_id == asset_id, TextEntry.source == "transcript"
@@ -227,7 +231,9 @@ def _faces_per_segment(
     return out
 
 
-def _mean_vectors(session: Session, asset_id: int, spaces: Iterable[str]) -> tuple[str | None, dict[int, np.ndarray]]:
+def _mean_vectors(
+    session: Session, asset_id: int, spaces: Iterable[str]
+) -> tuple[str | None, dict[int, np.ndarray]]:
     for space in spaces:
         rows = session.execute(
             select(Vector.segment_id, Vector.data).where(
@@ -244,9 +250,11 @@ def _mean_vectors(session: Session, asset_id: int, spaces: Iterable[str]) -> tup
 
 
 def _visual_spaces(session: Session, asset_id: int) -> list[str]:
-    spaces = session.execute(
-        select(Vector.space).where(Vector.asset_id == asset_id).distinct()
-    ).scalars().all()
+    spaces = (
+        session.execute(select(Vector.space).where(Vector.asset_id == asset_id).distinct())
+        .scalars()
+        .all()
+    )
     # concepts first (the default model), then clip; sorted for determinism
     return sorted(
         (s for s in spaces if s.startswith(VISUAL_SPACE_PREFIXES)),
@@ -280,7 +288,9 @@ def load_asset(session: Session, asset_ref: int | str) -> Asset:
         p = str(Path(asset_ref).expanduser().resolve())
         asset = session.execute(select(Asset).where(Asset.path == p)).scalar_one_or_none()
         if asset is None:
-            asset = session.execute(select(Asset).where(Asset.path == str(asset_ref))).scalar_one_or_none()
+            asset = session.execute(
+                select(Asset).where(Asset.path == str(asset_ref))
+            ).scalar_one_or_none()
     if asset is None:
         raise NotFound(
             f"{asset_ref} is not in the catalogue; ingest it first (`assetdb ingest {asset_ref}`)"
@@ -298,9 +308,11 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
             f"asset {asset.id} ({asset.path}) has no interest signals; run the 'interest' "
             "extractor (`assetdb ingest --extractors interest`)"
         )
-    segs = session.execute(
-        select(Segment).where(Segment.asset_id == asset.id).order_by(Segment.index)
-    ).scalars().all()
+    segs = (
+        session.execute(select(Segment).where(Segment.asset_id == asset.id).order_by(Segment.index))
+        .scalars()
+        .all()
+    )
     shot_rows = {
         r.segment_id: r
         for r in session.execute(
@@ -376,8 +388,8 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
         length = 0.5 + 0.5 * min(1.0, (t1 - t0) / SHORT_SHOT_S)
         score, base = combine(comps, gate["gate"], length)
         seconds: list[SecondScore] = []
-        k0 = max(0, int(math.floor((t0 - curve.t0_s) / curve.hop_s)))
-        k1 = max(k0 + 1, int(math.ceil((t1 - curve.t0_s) / curve.hop_s)))
+        k0 = max(0, math.floor((t0 - curve.t0_s) / curve.hop_s))
+        k1 = max(k0 + 1, math.ceil((t1 - curve.t0_s) / curve.hop_s))
         for k in range(k0, k1):
             b0 = curve.t0_s + k * curve.hop_s
             lo, hi = max(b0, t0), min(b0 + curve.hop_s, t1)
@@ -396,8 +408,12 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
                 c2 = comps
             g2 = gate_terms(
                 curve_at("blank", k) if curve_at("blank", k) is not None else s.get("blank"),
-                curve_at("sharpness", k) if curve_at("sharpness", k) is not None else s.get("sharpness"),
-                curve_at("brightness", k) if curve_at("brightness", k) is not None else s.get("brightness"),
+                curve_at("sharpness", k)
+                if curve_at("sharpness", k) is not None
+                else s.get("sharpness"),
+                curve_at("brightness", k)
+                if curve_at("brightness", k) is not None
+                else s.get("brightness"),
             )
             sc, _ = combine(c2, g2["gate"], length)
             seconds.append(SecondScore(t_s=max(b0, t0), score=sc))

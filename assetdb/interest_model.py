@@ -110,8 +110,8 @@ class FeatureSource:
     def window(self, w: Window) -> np.ndarray:
         feats = self.steps(w.asset_id)
         t0 = self._t0[w.asset_id]
-        a = max(0, int(math.floor(w.start_s - t0)))
-        b = min(feats.shape[0], max(a + 1, int(math.ceil(w.end_s - t0))))
+        a = max(0, math.floor(w.start_s - t0))
+        b = min(feats.shape[0], max(a + 1, math.ceil(w.end_s - t0)))
         return feats[a:b] if b > a else feats[-1:]
 
     def _compute(self, asset_id: int) -> np.ndarray:
@@ -123,13 +123,18 @@ class FeatureSource:
             select(InterestCurve).where(InterestCurve.asset_id == asset_id)
         ).scalar_one_or_none()
         if curve is None:
-            raise NotFound(f"asset {asset_id} has no interest signals; run the 'interest' extractor")
+            raise NotFound(
+                f"asset {asset_id} has no interest signals; run the 'interest' extractor"
+            )
         n = len(curve.signals.get("motion") or [])
         self._t0[asset_id] = curve.t0_s
         times = curve.t0_s + np.arange(n) + 0.5
         if self.visual_kind == "signals":
             vis = np.array(
-                [[(curve.signals.get(k) or [None] * n)[i] or 0.0 for k in SIGNAL_FEATURES] for i in range(n)],
+                [
+                    [(curve.signals.get(k) or [None] * n)[i] or 0.0 for k in SIGNAL_FEATURES]
+                    for i in range(n)
+                ],
                 dtype=np.float32,
             )
         else:
@@ -140,16 +145,20 @@ class FeatureSource:
                 )
         aud = self._nearest_vectors(asset_id, AUDIO_SPACE, times)
         if aud is None:
-            aud = mfcc_per_second(Path(asset.path), curve.t0_s, n) if curve.audio_state == "ok" else None
+            aud = (
+                mfcc_per_second(Path(asset.path), curve.t0_s, n)
+                if curve.audio_state == "ok"
+                else None
+            )
         if aud is None:
             aud = np.zeros((n, MFCC_DIM), dtype=np.float32)
         return np.concatenate([vis, aud], axis=1).astype(np.float32)
 
     def _nearest_vectors(self, asset_id: int, space: str, times: np.ndarray) -> np.ndarray | None:
         rows = self.session.execute(
-            select(Vector.t_s, Vector.data).where(
-                Vector.asset_id == asset_id, Vector.space == space, Vector.t_s.is_not(None)
-            ).order_by(Vector.t_s)
+            select(Vector.t_s, Vector.data)
+            .where(Vector.asset_id == asset_id, Vector.space == space, Vector.t_s.is_not(None))
+            .order_by(Vector.t_s)
         ).all()
         if not rows:
             return None
@@ -196,7 +205,7 @@ def mfcc_per_second(path: Path, t0_s: float, n: int) -> np.ndarray | None:
 # ---------------------------------------------------------------- model
 
 
-def _make_model(in_dim: int):  # noqa: ANN202
+def _make_model(in_dim: int):
     import torch
     from torch import nn
 
@@ -215,7 +224,7 @@ def _make_model(in_dim: int):  # noqa: ANN202
     return InterestLSTM()
 
 
-def _batch(seqs: list[np.ndarray], mean: np.ndarray, std: np.ndarray):  # noqa: ANN202
+def _batch(seqs: list[np.ndarray], mean: np.ndarray, std: np.ndarray):
     import torch
 
     t = max(s.shape[0] for s in seqs)
@@ -234,7 +243,9 @@ def read_csv(session: Session, csv_path: Path) -> list[Window]:
         reader = csv.DictReader(fh)
         cols = set(reader.fieldnames or [])
         if not {"start", "end"} <= cols or not ({"asset", "asset_id", "path"} & cols):
-            raise AssetdbError("the CSV needs columns asset (path or id), start, end, label or score")
+            raise AssetdbError(
+                "the CSV needs columns asset (path or id), start, end, label or score"
+            )
         tcol = "label" if "label" in cols else "score" if "score" in cols else None
         if tcol is None:
             raise AssetdbError("the CSV needs a 'label' (0/1) or 'score' (0..1) column")
@@ -255,14 +266,16 @@ def read_csv(session: Session, csv_path: Path) -> list[Window]:
     return out
 
 
-def split(windows: list[Window], test_fraction: float = TEST_FRACTION) -> tuple[list[int], list[int]]:
+def split(
+    windows: list[Window], test_fraction: float = TEST_FRACTION
+) -> tuple[list[int], list[int]]:
     """Deterministic held-out split, stratified by (rounded) label."""
     rng = np.random.default_rng(SEED)
     train, test = [], []
     for lab in sorted({round(w.target) for w in windows}):
         idx = [i for i, w in enumerate(windows) if round(w.target) == lab]
         rng.shuffle(idx)
-        k = max(1, int(round(len(idx) * test_fraction))) if len(idx) > 1 else 0
+        k = max(1, round(len(idx) * test_fraction)) if len(idx) > 1 else 0
         test += idx[:k]
         train += idx[k:]
     return sorted(train), sorted(test)
@@ -280,11 +293,13 @@ def _choose_visual_kind(session: Session, asset_ids: set[int]) -> str:
         spaces = set(_visual_spaces(session, aid))
         common = spaces if common is None else common & spaces
     if common:
-        return sorted(common, key=lambda s: (not s.startswith("concepts:"), s))[0]
+        return min(common, key=lambda s: (not s.startswith("concepts:"), s))
     return "signals"
 
 
-def train(session: Session, csv_path: Path, model_dir: Path, *, epochs: int = EPOCHS) -> TrainReport:
+def train(
+    session: Session, csv_path: Path, model_dir: Path, *, epochs: int = EPOCHS
+) -> TrainReport:
     import torch
 
     windows = read_csv(session, csv_path)
@@ -327,9 +342,15 @@ def train(session: Session, csv_path: Path, model_dir: Path, *, epochs: int = EP
     model_dir.mkdir(parents=True, exist_ok=True)
     path = model_dir / f"{MODEL_NAME}-v{MODEL_VERSION}-{digest}.pt"
     report = TrainReport(
-        model_path=path, n_train=len(tr), n_test=len(te), visual_kind=kind, map_test=map_test,
-        ap_pooled_test=pooled, random_baseline=float(yb.mean()),
-        train_loss=float(loss.item()), per_asset_ap=per_asset,
+        model_path=path,
+        n_train=len(tr),
+        n_test=len(te),
+        visual_kind=kind,
+        map_test=map_test,
+        ap_pooled_test=pooled,
+        random_baseline=float(yb.mean()),
+        train_loss=float(loss.item()),
+        per_asset_ap=per_asset,
     )
     torch.save(
         {
@@ -397,16 +418,25 @@ class LearnedScorer:
         from assetdb.schema import Segment
 
         asset = load_asset(session, asset_ref)
-        segs = session.execute(
-            select(Segment).where(Segment.asset_id == asset.id).order_by(Segment.index)
-        ).scalars().all()
+        segs = (
+            session.execute(
+                select(Segment).where(Segment.asset_id == asset.id).order_by(Segment.index)
+            )
+            .scalars()
+            .all()
+        )
         wins = [Window(asset.id, s.start_s, s.end_s, 0.0) for s in segs]
         if not wins:
             raise NotFound(f"asset {asset.id} has no segments")
         scores = self.score_windows(session, wins)
         return [
-            {"segment_id": s.id, "index": s.index, "start_s": round(s.start_s, 3),
-             "end_s": round(s.end_s, 3), "score": round(float(p), 4)}
+            {
+                "segment_id": s.id,
+                "index": s.index,
+                "start_s": round(s.start_s, 3),
+                "end_s": round(s.end_s, 3),
+                "score": round(float(p), 4),
+            }
             for s, p in zip(segs, scores, strict=True)
         ]
 

@@ -77,14 +77,13 @@ def _grid(path: str, mtime_ns: int) -> FrameGrid:
         step = int(np.median(np.diff(arr)))
         variable = bool(np.ptp(np.diff(arr)) > max(1, step // 10))
     else:
-        step = max(durs[0], 1) if durs else max(1, int(round(1 / (rate * tb))))
+        step = max(durs[0], 1) if durs else max(1, round(1 / (rate * tb)))
         variable = False
     last_dur = durs[int(np.argmax(pts))] if durs and max(durs) > 0 else step
     sar_f = Fraction(sar.numerator, sar.denominator) if sar and sar.numerator else Fraction(1)
     return FrameGrid(
         tb, arr, int(arr[-1]) + (last_dur or step), rate, variable, size[0], size[1], sar_f
     )
-
 
 
 def frame_grid(path: Path | str) -> FrameGrid:

@@ -30,7 +30,13 @@ from assetdb.highlights import Clip, Reel
 
 log = logging.getLogger(__name__)
 
-FORMATS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml", ".json": "json", ".mp4": "mp4"}
+FORMATS = {
+    ".otio": "otio_json",
+    ".edl": "cmx_3600",
+    ".xml": "fcp_xml",
+    ".json": "json",
+    ".mp4": "mp4",
+}
 AUDIO_RATE = 48000
 AAC_FRAME = 1024
 
@@ -51,7 +57,13 @@ def _clip_times(clip: Clip) -> tuple[float, float, float, float, float]:
         total = (g.end_pts - pts0) * k
         return float(g.rate), float(round(s)), float(round(e - s)), 0.0, float(round(total))
     r = float(1 / g.time_base)
-    return r, float(clip.start_pts - pts0), float(clip.end_pts - clip.start_pts), 0.0, float(g.end_pts - pts0)
+    return (
+        r,
+        float(clip.start_pts - pts0),
+        float(clip.end_pts - clip.start_pts),
+        0.0,
+        float(g.end_pts - pts0),
+    )
 
 
 def to_otio(reel: Reel, name: str = "assetdb highlights") -> Any:
@@ -68,8 +80,16 @@ def to_otio(reel: Reel, name: str = "assetdb highlights") -> Any:
     for i, clip in enumerate(reel.clips):
         rate, s, d, av0, avd = _clip_times(clip)
 
-        def make(kind: str, clip: Clip = clip, rate: float = rate, s: float = s, d: float = d,
-                 av0: float = av0, avd: float = avd) -> Any:
+        def make(
+            kind: str,
+            clip: Clip = clip,
+            rate: float = rate,
+            s: float = s,
+            d: float = d,
+            av0: float = av0,
+            avd: float = avd,
+            i: int = i,
+        ) -> Any:
             ref = otio.schema.ExternalReference(
                 target_url=Path(clip.path).resolve().as_uri(),
                 available_range=TR(RT(av0, rate), RT(avd, rate)),
@@ -159,7 +179,7 @@ def _out_geometry(reel: Reel) -> tuple[int, int, Fraction]:
     from assetdb.media_frames import frame_grid
 
     g = frame_grid(reel.clips[0].path)
-    w = int(round(g.width * g.sar)) if g.sar else g.width
+    w = round(g.width * g.sar) if g.sar else g.width
     h = g.height
     return max(2, w // 2 * 2), max(2, h // 2 * 2), g.rate
 
@@ -174,7 +194,7 @@ def _fit(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
     return out
 
 
-def _video_frames(clip: Clip, n_out: int, rate: Fraction, w: int, h: int):  # noqa: ANN202
+def _video_frames(clip: Clip, n_out: int, rate: Fraction, w: int, h: int):
     """Yield ``n_out`` RGB frames of the clip at the output rate: output frame k shows the
     latest source frame whose time <= clip start + k / rate (VFR-safe)."""
     import av
@@ -182,9 +202,9 @@ def _video_frames(clip: Clip, n_out: int, rate: Fraction, w: int, h: int):  # no
     from assetdb.media_frames import frame_grid
 
     g = frame_grid(clip.path)
-    dw = int(round(g.width * g.sar)) if g.sar else g.width
+    dw = round(g.width * g.sar) if g.sar else g.width
     scale = min(w / dw, h / g.height)
-    sw, sh = max(2, int(round(dw * scale)) // 2 * 2), max(2, int(round(g.height * scale)) // 2 * 2)
+    sw, sh = max(2, round(dw * scale) // 2 * 2), max(2, round(g.height * scale) // 2 * 2)
     sw, sh = min(sw, w), min(sh, h)
     k = 0
     prev: np.ndarray | None = None
@@ -248,7 +268,7 @@ def _audio_samples(clip: Clip, n: int) -> np.ndarray | None:
     if not chunks or first_t is None:
         return None
     y = np.concatenate(chunks, axis=1).astype(np.float32)
-    off = int(round((start - first_t) * AUDIO_RATE))
+    off = round((start - first_t) * AUDIO_RATE)
     out = np.zeros((2, n), dtype=np.float32)
     if off < 0:
         src = y[:, : max(0, n + off)]
@@ -278,8 +298,8 @@ def render_mp4(
     any_audio = any(c.has_audio for c in reel.clips)
     # cumulative rounding keeps the rendered length equal to the timeline's
     bounds_s = np.cumsum([0.0] + [float(c.duration_s) for c in reel.clips])
-    vbounds = [int(round(b * rate)) for b in bounds_s]
-    abounds = [int(round(b * AUDIO_RATE)) for b in bounds_s]
+    vbounds = [round(b * rate) for b in bounds_s]
+    abounds = [round(b * AUDIO_RATE) for b in bounds_s]
     total = vbounds[-1]
     done = 0
     tmp = out.with_name(out.name + ".part")
@@ -300,8 +320,8 @@ def render_mp4(
         a_buf = np.zeros((2, 0), dtype=np.float32)
         for i, clip in enumerate(reel.clips):
             n_v = vbounds[i + 1] - vbounds[i]
-            fi = int(round(clip.fade_in_s * rate))
-            fo = int(round(clip.fade_out_s * rate))
+            fi = round(clip.fade_in_s * rate)
+            fo = round(clip.fade_out_s * rate)
             for j, rgb in enumerate(_video_frames(clip, n_v, rate, w, h)):
                 gain = 1.0
                 if fi and j < fi:
@@ -323,7 +343,10 @@ def render_mp4(
                 a = _audio_samples(clip, n_a)
                 if a is None:
                     a = np.zeros((2, n_a), dtype=np.float32)
-                ramp_in, ramp_out = int(clip.fade_in_s * AUDIO_RATE), int(clip.fade_out_s * AUDIO_RATE)
+                ramp_in, ramp_out = (
+                    int(clip.fade_in_s * AUDIO_RATE),
+                    int(clip.fade_out_s * AUDIO_RATE),
+                )
                 if ramp_in:
                     a[:, :ramp_in] *= np.linspace(0, 1, ramp_in, dtype=np.float32)
                 if ramp_out:
@@ -346,7 +369,9 @@ def render_mp4(
 def _encode_audio(oc: Any, ast: Any, block: np.ndarray, pts: int) -> int:
     import av
 
-    fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout="stereo")
+    fr = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout="stereo"
+    )
     fr.sample_rate = AUDIO_RATE
     fr.pts = pts
     fr.time_base = Fraction(1, AUDIO_RATE)

@@ -24,7 +24,7 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="assetdb data d
 DbUrl = Annotated[str | None, typer.Option("--db", help="database URL")]
 
 
-def _store(data_dir: Path | None, db: str | None):  # noqa: ANN202
+def _store(data_dir: Path | None, db: str | None):
     from assetdb.config import load_settings
     from assetdb.db import Store
 
@@ -36,7 +36,7 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
-def _resolve_asset_id(store, ref: str) -> int:  # noqa: ANN001
+def _resolve_asset_id(store, ref: str) -> int:
     from assetdb.interest import load_asset
 
     with store.session() as s:
@@ -49,8 +49,12 @@ def _resolve_asset_id(store, ref: str) -> int:  # noqa: ANN001
 def highlights_cmd(
     asset: Annotated[str | None, typer.Argument(help="path or id of a catalogued video")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", help="reel length (s)")] = 30.0,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help=".otio .edl .xml .json .mp4")] = None,
-    query: Annotated[str | None, typer.Option("--query", "-q", help="archive-wide: search query")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help=".otio .edl .xml .json .mp4")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="archive-wide: search query")
+    ] = None,
     order: Annotated[str, typer.Option("--order", help="chrono|score")] = "chrono",
     min_clip: Annotated[float, typer.Option("--min-clip", help="shortest clip (s)")] = 1.5,
     max_clip: Annotated[float | None, typer.Option("--max-clip", help="longest clip (s)")] = None,
@@ -69,7 +73,7 @@ def highlights_cmd(
         raise typer.Exit(2)
     try:
         store = _store(data_dir, db)
-        kw = dict(min_clip_s=min_clip, max_clip_s=max_clip, order=order, fades=fades)
+        kw = {"min_clip_s": min_clip, "max_clip_s": max_clip, "order": order, "fades": fades}
         if query is not None:
             reel = highlights_for_query(store, query, duration, **kw)
         else:
@@ -143,15 +147,32 @@ def interest_show(
     except AssetdbError as exc:
         _fail(exc)
         return
-    rows = [sh.explain() if explain else {
-        "segment_id": sh.segment_id, "index": sh.index, "start_s": round(sh.start_s, 3),
-        "end_s": round(sh.end_s, 3), "score": round(sh.score, 4)} for sh in sc.shots]
+    rows = [
+        sh.explain()
+        if explain
+        else {
+            "segment_id": sh.segment_id,
+            "index": sh.index,
+            "start_s": round(sh.start_s, 3),
+            "end_s": round(sh.end_s, 3),
+            "score": round(sh.score, 4),
+        }
+        for sh in sc.shots
+    ]
     if as_json:
-        typer.echo(json.dumps({"asset_id": aid, "features": sc.features,
-                               "audio": sc.audio_state, "shots": rows}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"asset_id": aid, "features": sc.features, "audio": sc.audio_state, "shots": rows},
+                indent=2,
+            )
+        )
     else:
         for r in rows:
-            typer.echo(json.dumps(r) if explain else f"{r['index']}\t{r['start_s']}\t{r['end_s']}\t{r['score']}")
+            typer.echo(
+                json.dumps(r)
+                if explain
+                else f"{r['index']}\t{r['start_s']}\t{r['end_s']}\t{r['score']}"
+            )
 
 
 @interest_app.command("train")
@@ -185,7 +206,9 @@ def interest_train(
 @interest_app.command("score")
 def interest_score(
     asset: Annotated[str, typer.Argument(help="path or id of a catalogued video")],
-    model: Annotated[Path | None, typer.Option("--model", help="model file (default: newest)")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="model file (default: newest)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     data_dir: DataDir = None,
     db: DbUrl = None,

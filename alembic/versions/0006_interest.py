@@ -7,6 +7,7 @@ Revises: 0005
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "0006"
@@ -28,8 +29,10 @@ def upgrade() -> None:
         sa.Column("audio_state", sa.String(length=16), nullable=False),
         sa.Column("audio_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["asset_id"], ["assets.id"],
-            name=op.f("fk_interest_curves_asset_id_assets"), ondelete="CASCADE",
+            ["asset_id"],
+            ["assets.id"],
+            name=op.f("fk_interest_curves_asset_id_assets"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_interest_curves")),
         sa.UniqueConstraint("asset_id", name=op.f("uq_interest_curves_asset_id")),
@@ -42,12 +45,16 @@ def upgrade() -> None:
         sa.Column("summary", sa.JSON(), nullable=False),
         sa.Column("signature", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["asset_id"], ["assets.id"],
-            name=op.f("fk_interest_shots_asset_id_assets"), ondelete="CASCADE",
+            ["asset_id"],
+            ["assets.id"],
+            name=op.f("fk_interest_shots_asset_id_assets"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["segment_id"], ["segments.id"],
-            name=op.f("fk_interest_shots_segment_id_segments"), ondelete="CASCADE",
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_interest_shots_segment_id_segments"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_interest_shots")),
         sa.UniqueConstraint("segment_id", name=op.f("uq_interest_shots_segment_id")),

@@ -15,7 +15,7 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
-from assetdb.schema.interest import InterestCurve, InterestShot  # noqa: E402
+from assetdb.schema.interest import InterestCurve, InterestShot
 
 __all__ = [
     "STATE_FAILED",

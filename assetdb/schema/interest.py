@@ -23,9 +23,7 @@ class InterestCurve(Base):
     __tablename__ = "interest_curves"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    asset_id: Mapped[int] = mapped_column(
-        ForeignKey("assets.id", ondelete="CASCADE"), unique=True
-    )
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), unique=True)
     version: Mapped[str] = mapped_column(String(32))
     t0_s: Mapped[float] = mapped_column(Float, default=0.0)  # time of the first bin
     hop_s: Mapped[float] = mapped_column(Float, default=1.0)

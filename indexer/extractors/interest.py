@@ -64,7 +64,7 @@ class Samples:
     blank_runs: list[list[float]] = field(default_factory=list)
 
 
-def _frame_luma(frame) -> tuple[float, float]:  # noqa: ANN001
+def _frame_luma(frame) -> tuple[float, float]:
     """Mean and std of the luma (0..1, full range) of a whole frame, cheaply: every 8th
     pixel of the Y plane for planar YUV, a small gray conversion otherwise."""
     fmt = frame.format.name
@@ -151,7 +151,7 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
                     continue
                 next_t = (t if next_t is None else next_t) + step
                 if h is None:
-                    h = max(2, int(round(width * frame.height / max(frame.width, 1) / 2)) * 2)
+                    h = max(2, round(width * frame.height / max(frame.width, 1) / 2) * 2)
                 rgb = frame.reformat(width=width, height=h, format="rgb24").to_ndarray()
                 gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
                 hist = _hist(rgb)
@@ -264,8 +264,8 @@ def audio_curves(path: Path, t0_s: float, n_bins: int, hop_s: float = 1.0) -> Au
     ons: list[float | None] = []
     for k in range(n_bins):
         t_lo = t0_s + k * hop_s
-        lo = int(round((t_lo - a0) * sr))
-        hi = int(round((t_lo + hop_s - a0) * sr))
+        lo = round((t_lo - a0) * sr)
+        hi = round((t_lo + hop_s - a0) * sr)
         lo, hi = max(lo, 0), min(hi, y.size)
         if hi - lo < sr // 20:
             rms_db.append(None)
@@ -279,9 +279,7 @@ def audio_curves(path: Path, t0_s: float, n_bins: int, hop_s: float = 1.0) -> Au
         lufs.append(max(-0.691 + 10.0 * np.log10(ms + 1e-12), LOUDNESS_FLOOR))
         sel = (onset_t >= t_lo) & (onset_t < t_lo + hop_s)
         ons.append(float(onset[sel].mean()) if sel.any() else None)
-    return AudioCurves(
-        state="ok", curves={"rms_db": rms_db, "loudness_lufs": lufs, "onset": ons}
-    )
+    return AudioCurves(state="ok", curves={"rms_db": rms_db, "loudness_lufs": lufs, "onset": ons})
 
 
 def _half_l1(a: np.ndarray, b: np.ndarray) -> float:
@@ -318,20 +316,22 @@ def compute_interest(work: AssetWork) -> InterestResult:
             bin_hists[k] = samples.hists[sel].mean(axis=0)
             filled[k] = True
     for name, v in samples.values.items():
-        signals[name] = [
-            _clean(v[bins == k].mean()) if filled[k] else None for k in range(n_bins)
-        ]
+        signals[name] = [_clean(v[bins == k].mean()) if filled[k] else None for k in range(n_bins)]
     nov = np.zeros(n_bins)
     nov[filled] = _novelty(bin_hists[filled])
     signals["novelty"] = [_clean(nov[k]) if filled[k] else None for k in range(n_bins)]
 
     # JSON has no infinity: an open run ends at the asset's end
     end_all = max(end_t, float(samples.t[-1]) + 1.0)
-    signals["blank_runs"] = [[a, end_all if b == float("inf") else b] for a, b in samples.blank_runs]
+    signals["blank_runs"] = [
+        [a, end_all if b == float("inf") else b] for a, b in samples.blank_runs
+    ]
 
     audio = audio_curves(work.path, t0, n_bins, hop_s)
     for name in AUDIO_SIGNALS:
-        signals[name] = [_clean(x) if x is not None else None for x in audio.curves.get(name, [])] or [None] * n_bins
+        signals[name] = [
+            _clean(x) if x is not None else None for x in audio.curves.get(name, [])
+        ] or [None] * n_bins
 
     # per-shot summaries
     segs = [s for s in work.segments if s.kind == "shot"] or list(work.segments)
@@ -351,14 +351,21 @@ def compute_interest(work: AssetWork) -> InterestResult:
         for name in AUDIO_SIGNALS:
             curve = signals[name]
             ks = [
-                k for k in range(n_bins)
+                k
+                for k in range(n_bins)
                 if t0 + (k + 1) * hop_s > seg.start_s and t0 + k * hop_s < seg.end_s
             ]
             vals = [curve[k] for k in ks if k < len(curve) and curve[k] is not None]
             summary[name] = _clean(float(np.mean(vals))) if vals else None
         h = samples.hists[sel].mean(axis=0)
         shot_hists.append(h)
-        shots.append({"segment_index": seg.index, "summary": summary, "signature": [round(float(x), 6) for x in h]})
+        shots.append(
+            {
+                "segment_index": seg.index,
+                "summary": summary,
+                "signature": [round(float(x), 6) for x in h],
+            }
+        )
     if shot_hists:
         snov = _novelty(np.asarray(shot_hists))
         for s, v in zip(shots, snov, strict=True):
@@ -434,26 +441,40 @@ def ensure_interest(store: Any, asset_id: int) -> bool:
     from indexer.work import SegmentRef
 
     with store.session() as s:
-        if s.execute(
-            select(InterestCurve.id).where(InterestCurve.asset_id == asset_id)
-        ).first():
+        if s.execute(select(InterestCurve.id).where(InterestCurve.asset_id == asset_id)).first():
             return False
         a = s.get(Asset, asset_id)
         if a is None or a.kind != "video":
             return False
-        segs = s.execute(
-            select(Segment).where(Segment.asset_id == asset_id).order_by(Segment.index)
-        ).scalars().all()
+        segs = (
+            s.execute(select(Segment).where(Segment.asset_id == asset_id).order_by(Segment.index))
+            .scalars()
+            .all()
+        )
         work = AssetWork(
-            asset_id=a.id, path=Path(a.path), kind=a.kind, data_dir=store.settings.data_dir,
-            duration_s=a.duration_s, frame_rate=a.frame_rate, width=a.width, height=a.height,
-            rotation=a.rotation or 0, has_audio=bool(a.audio_streams),
+            asset_id=a.id,
+            path=Path(a.path),
+            kind=a.kind,
+            data_dir=store.settings.data_dir,
+            duration_s=a.duration_s,
+            frame_rate=a.frame_rate,
+            width=a.width,
+            height=a.height,
+            rotation=a.rotation or 0,
+            has_audio=bool(a.audio_streams),
             audio_streams=list(a.audio_streams or []),
             segments=[
                 SegmentRef(
-                    index=g.index, kind=g.kind, time_base=Fraction(g.time_base_num, g.time_base_den),
-                    start_ts=g.start_ts, end_ts=g.end_ts, start_frame=g.start_frame,
-                    end_frame=g.end_frame, rate=g.rate, transition=g.transition, id=g.id,
+                    index=g.index,
+                    kind=g.kind,
+                    time_base=Fraction(g.time_base_num, g.time_base_den),
+                    start_ts=g.start_ts,
+                    end_ts=g.end_ts,
+                    start_frame=g.start_frame,
+                    end_frame=g.end_frame,
+                    rate=g.rate,
+                    transition=g.transition,
+                    id=g.id,
                 )
                 for g in segs
             ],

@@ -13,9 +13,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hl_catalogue import catalogue  # noqa: E402
+from hl_catalogue import catalogue
 
 pytestmark = pytest.mark.slow
+
 
 def _shared_data() -> Path:
     # ../shared/data from the repository root; a git worktree elsewhere falls back to
@@ -40,7 +41,9 @@ def hl_store(tmp_path_factory):
     from assetdb.db import Store
 
     d = tmp_path_factory.mktemp("hl")
-    store = Store.open(load_settings(data_dir=d, database_url=f"sqlite:///{d}/a.db"), upgrade_schema=True)
+    store = Store.open(
+        load_settings(data_dir=d, database_url=f"sqlite:///{d}/a.db"), upgrade_schema=True
+    )
     ids = {name: catalogue(store, VIDEO / name) for name in REEL_FILES}
     yield store, ids
     store.close()
@@ -65,7 +68,7 @@ def _frame_stats_at(path: str, times: list[float]) -> list[tuple[float, float]]:
     return out
 
 
-def _assert_on_frame_boundaries(tl, grids) -> None:  # noqa: ANN001
+def _assert_on_frame_boundaries(tl, grids) -> None:
     """Every cut of every clip is a frame boundary of its source."""
     n = 0
     for clip in tl.find_clips():
@@ -199,7 +202,10 @@ def test_bad_input_whole_clip_single_shot_no_audio(hl_store):
         reel = select_clips([sc], 3.0)
         assert any("single shot" in w for w in reel.warnings)
         assert abs(reel.duration_s - 3.0) <= 1 / 24
-        assert all(one.start_s - 1e-6 <= float(c.start_s) and float(c.end_s) <= one.end_s + 0.05 for c in reel.clips)
+        assert all(
+            one.start_s - 1e-6 <= float(c.start_s) and float(c.end_s) <= one.end_s + 0.05
+            for c in reel.clips
+        )
         img = Asset(path="/x/photo.jpg", kind="image", size=1, audio_streams=[], state="indexed")
         s.add(img)
         s.flush()
@@ -231,10 +237,14 @@ def test_query_with_no_match_is_a_clear_error(hl_store, monkeypatch):
 
         segs = s.execute(
             select(Segment.id, Segment.asset_id).where(
-                Segment.asset_id.in_([ids["big_buck_bunny_0_30.webm"], ids["issue-195-aspect-ratio.mp4"]])
+                Segment.asset_id.in_(
+                    [ids["big_buck_bunny_0_30.webm"], ids["issue-195-aspect-ratio.mp4"]]
+                )
             )
         ).all()
-    fake.search = lambda store, q, limit=50: [{"segment_id": sid, "asset_id": aid} for sid, aid in segs]
+    fake.search = lambda store, q, limit=50: [
+        {"segment_id": sid, "asset_id": aid} for sid, aid in segs
+    ]
     reel = highlights_for_query(store, "anything", 12.0)
     assert len({c.asset_id for c in reel.clips}) == 2
     assert abs(reel.duration_s - 12.0) <= 1 / 24
@@ -255,8 +265,19 @@ def test_cli_highlights_and_errors(hl_store, tmp_path):
     common = ["--data-dir", str(store.settings.data_dir), "--db", store.settings.database_url]
     r = CliRunner().invoke(
         app,
-        ["highlights", str(VIDEO / "issue-195-aspect-ratio.mp4"), "--duration", "6", "--out",
-         str(tmp_path / "r.otio"), "--json", "--explain", "--order", "score", *common],
+        [
+            "highlights",
+            str(VIDEO / "issue-195-aspect-ratio.mp4"),
+            "--duration",
+            "6",
+            "--out",
+            str(tmp_path / "r.otio"),
+            "--json",
+            "--explain",
+            "--order",
+            "score",
+            *common,
+        ],
     )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
@@ -281,7 +302,10 @@ def test_vfr_source_cuts_on_real_frames(tmp_path):
     from assetdb.media_frames import frame_grid
     from assetdb.timeline import to_otio
 
-    store = Store.open(load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/a.db"), upgrade_schema=True)
+    store = Store.open(
+        load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/a.db"),
+        upgrade_schema=True,
+    )
     path = VIDEO / "goldeneye-vfr-drop3.mp4"
     aid = catalogue(store, path)
     g = frame_grid(path)

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hl_catalogue import catalogue  # noqa: E402
+from hl_catalogue import catalogue
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -43,7 +43,6 @@ def _up_down(url: str) -> None:
     assert {"interest_curves", "interest_shots"} <= tables
     upgrade_to = "0001"
     from alembic import command
-
     from assetdb.db import _alembic_config
 
     command.downgrade(_alembic_config(eng), upgrade_to)
@@ -79,7 +78,9 @@ def test_broken_audio_track_does_not_fail_the_stage():
     from indexer.work import AssetWork
 
     path = VIDEO / "video_with_failing_audio.mp4"
-    r = compute_interest(AssetWork(asset_id=1, path=path, kind="video", data_dir=Path("."), duration_s=11.2))
+    r = compute_interest(
+        AssetWork(asset_id=1, path=path, kind="video", data_dir=Path("."), duration_s=11.2)
+    )
     assert r.audio_state in ("ok", "failed")
     if r.audio_state == "failed":
         assert r.audio_error
@@ -94,8 +95,13 @@ def store(tmp_path_factory):
     from assetdb.db import Store
 
     d = tmp_path_factory.mktemp("st")
-    st = Store.open(load_settings(data_dir=d, database_url=f"sqlite:///{d}/a.db"), upgrade_schema=True)
-    ids = {n: catalogue(st, VIDEO / n) for n in ("issue-195-aspect-ratio.mp4", "big_buck_bunny_0_30.webm")}
+    st = Store.open(
+        load_settings(data_dir=d, database_url=f"sqlite:///{d}/a.db"), upgrade_schema=True
+    )
+    ids = {
+        n: catalogue(st, VIDEO / n)
+        for n in ("issue-195-aspect-ratio.mp4", "big_buck_bunny_0_30.webm")
+    }
     yield st, ids
     st.close()
 
@@ -112,7 +118,9 @@ def test_scorer_uses_any_subset_of_features(store):
     with st.session() as s:
         base = score_asset(s, load_asset(s, aid))
     assert base.features == []
-    assert all(sh.components["faces"] is None and sh.components["speech"] is None for sh in base.shots)
+    assert all(
+        sh.components["faces"] is None and sh.components["speech"] is None for sh in base.shots
+    )
     e = base.shots[1].explain()
     assert set(e["weights"]) == {"motion", "change", "novelty", "loudness", "onset"}
     # formula check: score = gate * base * length with base the weighted mean
@@ -122,20 +130,37 @@ def test_scorer_uses_any_subset_of_features(store):
     assert abs(e["score"] - e["gate"]["gate"] * e["base"] * e["length"]) < 1e-3
 
     with st.session() as s:
-        segs = s.execute(select(Segment).where(Segment.asset_id == aid).order_by(Segment.index)).scalars().all()
+        segs = (
+            s.execute(select(Segment).where(Segment.asset_id == aid).order_by(Segment.index))
+            .scalars()
+            .all()
+        )
         s1 = segs[1]
         # speech over shot 1, objects in shot 1, a faces table (another feature's) with a big face
         replace_texts(s, aid, "transcript", [TextRow("hello there", 1, s1.start_s, s1.end_s)])
         replace_texts(s, aid, "objects", [TextRow("person chair cup", 1)])
-        s.execute(text("CREATE TABLE faces (id INTEGER PRIMARY KEY, segment_id INTEGER, size FLOAT)"))
-        s.execute(text("INSERT INTO faces (segment_id, size) VALUES (:a, 0.6), (:a, 0.2)"), {"a": s1.id})
+        s.execute(
+            text("CREATE TABLE faces (id INTEGER PRIMARY KEY, segment_id INTEGER, size FLOAT)")
+        )
+        s.execute(
+            text("INSERT INTO faces (segment_id, size) VALUES (:a, 0.6), (:a, 0.2)"), {"a": s1.id}
+        )
         rng = np.random.default_rng(0)
-        replace_vectors(s, aid, "concepts:effnet-lite3+minilm-l6@1",
-                        [VectorRow(rng.normal(size=16), g.index, g.start_s) for g in segs])
+        replace_vectors(
+            s,
+            aid,
+            "concepts:effnet-lite3+minilm-l6@1",
+            [VectorRow(rng.normal(size=16), g.index, g.start_s) for g in segs],
+        )
     try:
         with st.session() as s:
             full = score_asset(s, load_asset(s, aid))
-        assert set(full.features) >= {"speech", "objects", "faces", "concepts:effnet-lite3+minilm-l6@1"}
+        assert set(full.features) >= {
+            "speech",
+            "objects",
+            "faces",
+            "concepts:effnet-lite3+minilm-l6@1",
+        }
         sh = full.shots[1]
         assert sh.components["speech"] > 0.95
         assert sh.components["objects"] == pytest.approx(0.6)
@@ -197,7 +222,9 @@ def test_learned_model_beats_random(store, tmp_path):
     assert rep["n_test"] >= 6
     assert Path(rep["model_path"]).is_file() and "interest-lstm-v1-" in rep["model_path"]
     assert rep["map_test"] > rep["random_baseline"] + 0.1, rep
-    r = CliRunner().invoke(app, ["interest", "score", str(ids["big_buck_bunny_0_30.webm"]), "--json", *common])
+    r = CliRunner().invoke(
+        app, ["interest", "score", str(ids["big_buck_bunny_0_30.webm"]), "--json", *common]
+    )
     assert r.exit_code == 0, r.output
     shots = json.loads(r.stdout)["shots"]
     assert shots and all(0.0 <= s["score"] <= 1.0 for s in shots)
