@@ -65,6 +65,15 @@ class Clip:
     has_audio: bool
     fade_in_s: float = 0.0
     fade_out_s: float = 0.0
+    # dissolves with the previous / next clip, in frames of the reel's rate, as
+    # (frames before the cut, frames after the cut); the frames a dissolve uses beyond a
+    # cut (handles) lie inside [handle_lo_frame, handle_hi_frame) of the same shot
+    xfade_in: tuple[int, int] = (0, 0)
+    xfade_out: tuple[int, int] = (0, 0)
+    handle_lo_frame: int = 0
+    handle_hi_frame: int = 0
+    handle_lo_s: Fraction = Fraction(0)
+    handle_hi_s: Fraction = Fraction(0)
     width: int | None = None
     height: int | None = None
     source_frames: int = 0
@@ -97,6 +106,8 @@ class Clip:
             "has_audio": self.has_audio,
             "fade_in_s": self.fade_in_s,
             "fade_out_s": self.fade_out_s,
+            "xfade_in": list(self.xfade_in),
+            "xfade_out": list(self.xfade_out),
         }
 
 
@@ -111,6 +122,11 @@ class Reel:
     @property
     def duration_s(self) -> float:
         return float(sum((c.duration_s for c in self.clips), Fraction(0)))
+
+    @property
+    def rate(self) -> Fraction:
+        """The reel's frame rate (its first clip's)."""
+        return self.clips[0].rate if self.clips else Fraction(25)
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -303,6 +319,7 @@ def select_clips(
     order: str = "chrono",
     fades: bool = False,
     fade_s: float = DEFAULT_FADE_S,
+    crossfade_s: float = 0.0,
     lambda_: float = LAMBDA,
     warnings: list[str] | None = None,
 ) -> Reel:
@@ -362,6 +379,8 @@ def select_clips(
         for c in clips:
             f = min(fade_s, float(c.duration_s) / 4)
             c.fade_in_s = c.fade_out_s = round(f, 4)
+    if crossfade_s > 0 and len(clips) > 1:
+        _crossfades(clips, crossfade_s, warnings)
     explain = []
     for clip, cand in pairs:
         e = cand.shot.explain()
@@ -517,7 +536,36 @@ def _to_frames(chosen: list[_Cand], target_s: float | None) -> list[Clip]:
     return clips
 
 
+def _crossfades(clips: list[Clip], crossfade_s: float, warnings: list[str]) -> None:
+    """Dissolves between neighbours: centred on the cut where both clips have handles
+    (usable, non-blank frames of the same shot beyond the cut), else shifted to the side
+    that has them, and never longer than half of either clip."""
+    rate = clips[0].rate
+    want = max(1, round(crossfade_s * rate / 2))  # half a dissolve, in reel frames
+    short = 0
+    for a, b in zip(clips, clips[1:], strict=False):
+        room_a = int((a.handle_hi_s - a.end_s) * rate)  # A's frames after the cut
+        room_b = int((b.start_s - b.handle_lo_s) * rate)  # B's frames before the cut
+        core_a = (a.frames - sum(a.xfade_in)) // 2
+        core_b = b.frames // 2
+        before = max(0, min(want, room_b, core_a))
+        after = max(0, min(want, room_a, core_b))
+        # keep the total length when one side has no room
+        extra = 2 * want - before - after
+        if extra > 0 and before < min(room_b, core_a):
+            before = min(before + extra, room_b, core_a)
+        elif extra > 0 and after < min(room_a, core_b):
+            after = min(after + extra, room_a, core_b)
+        if before + after < 2 * want:
+            short += 1
+        a.xfade_out = b.xfade_in = (before, after)
+    if short:
+        warnings.append(f"{short} dissolve(s) shortened: not enough usable frames beyond the cut")
+
+
 def _make_clip(c: _Cand, g, a: int, b: int) -> Clip:
+    f_lo = g.nearest_frame(c.lo_s)
+    f_hi = max(f_lo + 1, g.nearest_frame(c.hi_s))
     return Clip(
         asset_id=c.shot.asset_id,
         path=c.scores.path,
@@ -535,6 +583,10 @@ def _make_clip(c: _Cand, g, a: int, b: int) -> Clip:
         score=c.value,
         has_audio=c.scores.audio_state == "ok",
         source_frames=g.n,
+        handle_lo_frame=f_lo,
+        handle_hi_frame=f_hi,
+        handle_lo_s=g.time(f_lo),
+        handle_hi_s=g.time(f_hi),
     )
 
 

@@ -101,8 +101,13 @@ def to_otio(reel: Reel, name: str = "assetdb highlights") -> Any:
                 metadata={"assetdb": {**clip.to_dict(), "reel_index": i, "track": kind}},
             )
 
+        pre, post = clip.xfade_in
+        if pre + post:
+            v1.append(_dissolve(pre, post, float(reel.rate)))
         v1.append(make("video"))
         if any_audio:
+            if pre + post and clip.has_audio and reel.clips[i - 1].has_audio:
+                a1.append(_dissolve(pre, post, float(reel.rate)))
             if clip.has_audio:
                 a1.append(make("audio"))
             else:
@@ -116,6 +121,18 @@ def to_otio(reel: Reel, name: str = "assetdb highlights") -> Any:
         "warnings": reel.warnings,
     }
     return tl
+
+
+def _dissolve(before: int, after: int, rate: float) -> Any:
+    """A dissolve ``before`` frames before the cut and ``after`` after it (handles)."""
+    import opentimelineio as otio
+
+    rt = otio.opentime.RationalTime
+    return otio.schema.Transition(
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=rt(before, rate),
+        out_offset=rt(after, rate),
+    )
 
 
 def has_adapter(name: str) -> bool:
@@ -194,14 +211,24 @@ def _fit(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
     return out
 
 
-def _video_frames(clip: Clip, n_out: int, rate: Fraction, w: int, h: int):
+def _video_frames(
+    clip: Clip, n_out: int, rate: Fraction, w: int, h: int, lead: int = 0, trail: int = 0
+):
     """Yield ``n_out`` RGB frames of the clip at the output rate: output frame k shows the
-    latest source frame whose time <= clip start + k / rate (VFR-safe)."""
+    latest source frame whose time <= clip start + k / rate (VFR-safe). ``lead`` /
+    ``trail`` reel frames of handle before / after the cut are included (dissolves)."""
     import av
 
     from assetdb.media_frames import frame_grid
 
     g = frame_grid(clip.path)
+    start_pts, end_pts = clip.start_pts, clip.end_pts
+    if lead:
+        f = g.nearest_frame(float(clip.start_s - Fraction(lead) / rate))
+        start_pts = int(g.pts[max(f, clip.handle_lo_frame)])
+    if trail:
+        f = min(g.nearest_frame(float(clip.end_s + Fraction(trail) / rate)), clip.handle_hi_frame)
+        end_pts = int(g.pts[f]) if f < g.n else g.end_pts
     dw = round(g.width * g.sar) if g.sar else g.width
     scale = min(w / dw, h / g.height)
     sw, sh = max(2, round(dw * scale) // 2 * 2), max(2, round(g.height * scale) // 2 * 2)
@@ -211,18 +238,18 @@ def _video_frames(clip: Clip, n_out: int, rate: Fraction, w: int, h: int):
     with av.open(clip.path) as c:
         st = c.streams.video[0]
         st.thread_type = "AUTO"
-        c.seek(clip.start_pts, stream=st, backward=True, any_frame=False)
+        c.seek(start_pts, stream=st, backward=True, any_frame=False)
         for fr in c.decode(st):
             if fr.pts is None:
                 continue
-            if fr.pts < clip.start_pts:
+            if fr.pts < start_pts:
                 prev = None  # before the cut: never shown (the cut frame exists)
                 continue
-            t = Fraction(fr.pts - clip.start_pts) * g.time_base
+            t = Fraction(fr.pts - start_pts) * g.time_base
             while k < n_out and Fraction(k) / rate < t and prev is not None:
                 yield prev
                 k += 1
-            if k >= n_out or fr.pts >= clip.end_pts:
+            if k >= n_out or fr.pts >= end_pts:
                 break
             prev = _fit(fr.reformat(width=sw, height=sh, format="rgb24").to_ndarray(), w, h)
     if prev is None:
@@ -232,14 +259,14 @@ def _video_frames(clip: Clip, n_out: int, rate: Fraction, w: int, h: int):
         k += 1
 
 
-def _audio_samples(clip: Clip, n: int) -> np.ndarray | None:
-    """``n`` stereo float samples at AUDIO_RATE from the clip's span; None when the clip
-    has no usable audio (silence is rendered instead)."""
+def _audio_samples(clip: Clip, n: int, lead_s: float = 0.0) -> np.ndarray | None:
+    """``n`` stereo float samples at AUDIO_RATE from ``lead_s`` before the clip's start;
+    None when the clip has no usable audio (silence is rendered instead)."""
     if not clip.has_audio:
         return None
     import av
 
-    start = float(clip.start_s)
+    start = float(clip.start_s) - lead_s
     chunks: list[np.ndarray] = []
     first_t: float | None = None
     try:
@@ -318,40 +345,71 @@ def render_mp4(
             ast.bit_rate = 160_000
         a_pts = 0
         a_buf = np.zeros((2, 0), dtype=np.float32)
+        v_tail: list[np.ndarray] = []  # the previous clip's frames under the next dissolve
+        a_tail = np.zeros((2, 0), dtype=np.float32)
+        out_k = 0
         for i, clip in enumerate(reel.clips):
             n_v = vbounds[i + 1] - vbounds[i]
+            hin, hin_after = clip.xfade_in  # lead handle; blended = hin + hin_after
+            hout_before, hout = clip.xfade_out  # trail handle; tail = hout_before + hout
+            n_blend = hin + hin_after
             fi = round(clip.fade_in_s * rate)
             fo = round(clip.fade_out_s * rate)
-            for j, rgb in enumerate(_video_frames(clip, n_v, rate, w, h)):
-                gain = 1.0
-                if fi and j < fi:
-                    gain = min(gain, (j + 1) / (fi + 1))
-                if fo and j >= n_v - fo:
-                    gain = min(gain, (n_v - j) / (fo + 1))
-                if gain < 1.0:
-                    rgb = (rgb.astype(np.float32) * gain).astype(np.uint8)
+            frames = _video_frames(clip, hin + n_v + hout, rate, w, h, lead=hin, trail=hout)
+            tail: list[np.ndarray] = []
+            for j, rgb in enumerate(frames):
+                core = j - hin  # index within the clip's own (cut-to-cut) frames
+                if 0 <= core < n_v:
+                    gain = 1.0
+                    if fi and core < fi:
+                        gain = min(gain, (core + 1) / (fi + 1))
+                    if fo and core >= n_v - fo:
+                        gain = min(gain, (n_v - core) / (fo + 1))
+                    if gain < 1.0:
+                        rgb = (rgb.astype(np.float32) * gain).astype(np.uint8)
+                if j >= hin + n_v - hout_before:
+                    tail.append(rgb)  # shown blended at the start of the next clip
+                    continue
+                if j < n_blend:
+                    alpha = (j + 0.5) / n_blend
+                    prev = v_tail[j] if j < len(v_tail) else rgb
+                    rgb = (
+                        prev.astype(np.float32) * (1 - alpha) + rgb.astype(np.float32) * alpha
+                    ).astype(np.uint8)
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = vbounds[i] + j
+                frame.pts = out_k
                 frame.time_base = vs.codec_context.time_base
                 for p in vs.encode(frame):
                     oc.mux(p)
+                out_k += 1
                 done += 1
                 if progress is not None:
                     progress(done, total)
+            v_tail = tail
             if ast is not None:
                 n_a = abounds[i + 1] - abounds[i]
-                a = _audio_samples(clip, n_a)
+                ain = round(hin / rate * AUDIO_RATE)
+                aout = round(hout / rate * AUDIO_RATE)
+                a_blend = round(n_blend / rate * AUDIO_RATE)
+                a_tail_from = round((hout_before) / rate * AUDIO_RATE)
+                a = _audio_samples(clip, ain + n_a + aout, lead_s=float(hin / rate))
                 if a is None:
-                    a = np.zeros((2, n_a), dtype=np.float32)
-                ramp_in, ramp_out = (
-                    int(clip.fade_in_s * AUDIO_RATE),
-                    int(clip.fade_out_s * AUDIO_RATE),
-                )
+                    a = np.zeros((2, ain + n_a + aout), dtype=np.float32)
+                ramp_in = int(clip.fade_in_s * AUDIO_RATE)
+                ramp_out = int(clip.fade_out_s * AUDIO_RATE)
                 if ramp_in:
-                    a[:, :ramp_in] *= np.linspace(0, 1, ramp_in, dtype=np.float32)
+                    a[:, ain : ain + ramp_in] *= np.linspace(0, 1, ramp_in, dtype=np.float32)
                 if ramp_out:
-                    a[:, n_a - ramp_out :] *= np.linspace(1, 0, ramp_out, dtype=np.float32)
-                a_buf = np.concatenate([a_buf, a], axis=1)
+                    a[:, ain + n_a - ramp_out : ain + n_a] *= np.linspace(
+                        1, 0, ramp_out, dtype=np.float32
+                    )
+                if a_blend:
+                    m = min(a_blend, a_tail.shape[1], a.shape[1])
+                    ramp = np.linspace(0, 1, m, dtype=np.float32)
+                    a[:, :m] = a_tail[:, :m] * (1 - ramp) + a[:, :m] * ramp
+                cut = ain + n_a - a_tail_from
+                a_tail = a[:, cut:]
+                a_buf = np.concatenate([a_buf, a[:, :cut]], axis=1)
                 while a_buf.shape[1] >= AAC_FRAME:
                     a_pts = _encode_audio(oc, ast, a_buf[:, :AAC_FRAME], a_pts)
                     a_buf = a_buf[:, AAC_FRAME:]

@@ -59,6 +59,9 @@ def highlights_cmd(
     min_clip: Annotated[float, typer.Option("--min-clip", help="shortest clip (s)")] = 1.5,
     max_clip: Annotated[float | None, typer.Option("--max-clip", help="longest clip (s)")] = None,
     fades: Annotated[bool, typer.Option("--fades", help="short fades at each cut")] = False,
+    crossfade: Annotated[
+        float, typer.Option("--crossfade", help="dissolve length (s) between clips; 0 = cuts")
+    ] = 0.0,
     explain: Annotated[bool, typer.Option("--explain", help="every score component")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
     data_dir: DataDir = None,
@@ -73,7 +76,13 @@ def highlights_cmd(
         raise typer.Exit(2)
     try:
         store = _store(data_dir, db)
-        kw = {"min_clip_s": min_clip, "max_clip_s": max_clip, "order": order, "fades": fades}
+        kw = {
+            "min_clip_s": min_clip,
+            "max_clip_s": max_clip,
+            "order": order,
+            "fades": fades,
+            "crossfade_s": crossfade,
+        }
         if query is not None:
             reel = highlights_for_query(store, query, duration, **kw)
         else:

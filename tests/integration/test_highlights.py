@@ -316,3 +316,52 @@ def test_vfr_source_cuts_on_real_frames(tmp_path):
     _assert_on_frame_boundaries(tl, {reel.clips[0].path: g})
     assert abs(reel.duration_s - 4.0) <= 3 / float(g.rate)  # dropped frames: gaps up to 2 frames
     store.close()
+
+
+def test_crossfades_use_handles_and_keep_the_timeline(hl_store, tmp_path):
+    import av
+    import opentimelineio as otio
+
+    from assetdb.highlights import highlights_for_asset
+    from assetdb.timeline import write_reel
+
+    store, ids = hl_store
+    name = "issue-195-aspect-ratio.mp4"
+    with store.session() as s:
+        reel = highlights_for_asset(s, ids[name], 10.0, crossfade_s=0.48)
+    pairs = [(a, b) for a, b in zip(reel.clips, reel.clips[1:], strict=False) if sum(b.xfade_in)]
+    assert pairs, "at least one dissolve"
+    for a, b in zip(reel.clips, reel.clips[1:], strict=False):
+        assert a.xfade_out == b.xfade_in
+        before, after = b.xfade_in
+        assert a.end_frame + after <= a.handle_hi_frame  # A's handle stays in its shot
+        assert b.start_frame - before >= b.handle_lo_frame
+    tl = otio.adapters.read_from_file(str(write_reel(reel, tmp_path / "x.otio")))
+    kinds = [type(x).__name__ for x in tl.video_tracks()[0]]
+    assert kinds.count("Transition") == len(pairs)
+    assert abs(tl.video_tracks()[0].duration().to_seconds() - reel.duration_s) < 1e-6
+    edl = otio.adapters.read_from_file(str(write_reel(reel, tmp_path / "x.edl")), rate=25)
+    assert abs(edl.video_tracks()[0].duration().to_seconds() - reel.duration_s) < 1e-6
+    assert [type(x).__name__ for x in edl.video_tracks()[0]].count("Transition") == len(pairs)
+
+    out = write_reel(reel, tmp_path / "x.mp4")
+    with av.open(str(out)) as c:
+        rendered = [f.to_ndarray(format="gray").astype(np.float32) for f in c.decode(video=0)]
+    assert len(rendered) == 250
+    src = {}
+    with av.open(reel.clips[0].path) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            src[i] = (
+                f.reformat(width=1024, height=576, format="gray").to_ndarray().astype(np.float32)
+            )
+    # the first frame after a cut is a mix of A's handle frame and B's first frame
+    k = 0
+    for a, b in zip(reel.clips, reel.clips[1:], strict=False):
+        k += a.frames
+        before, after = b.xfade_in
+        if not before + after:
+            continue
+        alpha = (before + 0.5) / (before + after)
+        mix = (1 - alpha) * src[a.end_frame] + alpha * src[b.start_frame]
+        assert np.abs(rendered[k] - mix).mean() < 6.0
+        assert np.abs(rendered[k] - src[b.start_frame]).mean() > np.abs(rendered[k] - mix).mean()

@@ -41,8 +41,17 @@ def test_gate_penalises_black_blurred_and_overexposed():
 
 def _shot(start: float, end: float, per_second: list[float]) -> ShotScore:
     return ShotScore(
-        asset_id=1, segment_id=1, index=0, start_s=start, end_s=end, score=float(np.mean(per_second)),
-        base=0.0, length=1.0, gate={}, components={}, raw={},
+        asset_id=1,
+        segment_id=1,
+        index=0,
+        start_s=start,
+        end_s=end,
+        score=float(np.mean(per_second)),
+        base=0.0,
+        length=1.0,
+        gate={},
+        components={},
+        raw={},
         seconds=[SecondScore(start + i, v) for i, v in enumerate(per_second)],
     )
 
