@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from itertools import pairwise
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -543,7 +544,7 @@ def _crossfades(clips: list[Clip], crossfade_s: float, warnings: list[str]) -> N
     rate = clips[0].rate
     want = max(1, round(crossfade_s * rate / 2))  # half a dissolve, in reel frames
     short = 0
-    for a, b in zip(clips, clips[1:], strict=False):
+    for a, b in pairwise(clips):
         room_a = int((a.handle_hi_s - a.end_s) * rate)  # A's frames after the cut
         room_b = int((b.start_s - b.handle_lo_s) * rate)  # B's frames before the cut
         core_a = (a.frames - sum(a.xfade_in)) // 2
