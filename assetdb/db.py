@@ -108,10 +108,16 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, settings: Settings, *, upgrade_schema: bool = False) -> Store:
+    def open(
+        cls, settings: Settings, *, upgrade_schema: bool = False, create: bool = True
+    ) -> Store:
+        """Open a catalogue. A brand-new empty database is created (``create``); an
+        existing one that is behind the code is only upgraded when asked."""
         settings.ensure_dirs()
         engine = make_engine(settings.database_url)
-        if upgrade_schema:
+        if upgrade_schema or (
+            create and current_revision(engine) is None and not inspect(engine).get_table_names()
+        ):
             upgrade(engine)
         check_schema(engine)
         return cls(settings, engine)

@@ -7,7 +7,6 @@ Pure computation plus keyframe JPEGs under the data dir; no database. The writer
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from assetdb.errors import MediaError
+from assetdb.paths import display_path, fs_path
 from indexer import keyframes as kf
 from indexer import shots as sh
 from indexer.decode import frames_at, rotate_rgb
@@ -180,18 +180,6 @@ def work_from_result(asset_id: int, path: Path, data_dir: Path, r: CatalogueResu
         frame_rate=p.frame_rate, width=p.width, height=p.height, rotation=p.rotation,
         has_audio=p.has_audio, audio_streams=p.audio_streams, segments=r.segments,
     )
-
-
-def fs_path(path_text: str, path_bytes: bytes | None) -> Path:
-    """The real file-system path of an asset (raw bytes when the name is not UTF-8)."""
-    if path_bytes:
-        return Path(os.fsdecode(path_bytes))
-    return Path(path_text)
-
-
-def display_path(p: Path) -> str:
-    """A valid-UTF-8 text form of a path (undecodable bytes shown as \\xNN)."""
-    return os.fsencode(p).decode("utf-8", errors="backslashreplace")
 
 
 __all__ = [

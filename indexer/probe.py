@@ -168,11 +168,21 @@ def probe_image(path: Path) -> ProbeInfo:
     return info
 
 
-def _stream_rotation(stream: Any) -> int:
+def _stream_rotation(container: Any, stream: Any) -> int:
+    """Display rotation in degrees counter-clockwise (the display matrix, read off the
+    first decoded frame; the legacy clockwise `rotate` tag as a fallback)."""
+    try:
+        for frame in container.decode(stream):
+            rot = int(round(getattr(frame, "rotation", 0) or 0))
+            if rot:
+                return rot % 360
+            break
+    except Exception:  # noqa: BLE001 - undecodable video is caught later with a reason
+        pass
     rot = stream.metadata.get("rotate")
     if rot is not None:
         try:
-            return int(float(rot)) % 360
+            return (-int(float(rot))) % 360
         except ValueError:
             return 0
     return 0
@@ -242,7 +252,9 @@ def probe_av(path: Path) -> ProbeInfo:
                 info.video_stream = v.index
                 info.video_codec = cc.name
                 info.width, info.height = cc.width, cc.height
-                info.rotation = _stream_rotation(v)
+                info.rotation = _stream_rotation(container, v)
+                if info.rotation in (90, 270):
+                    info.width, info.height = info.height, info.width  # as displayed
                 rate = v.average_rate or v.guessed_rate or v.base_rate
                 info.frame_rate = Fraction(rate) if rate else None
                 if v.base_rate and rate and abs(float(v.base_rate) - float(rate)) > 0.01:

@@ -1,0 +1,197 @@
+"""Queries over the catalogue: status, asset lists and asset details (the CLI formats them)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from assetdb.db import Store, current_revision, head_revision
+from assetdb.errors import NotFound
+from assetdb.paths import fs_path
+from assetdb.schema import STATE_FAILED, Asset, Keyframe, Segment, StageRun, TextEntry, Vector
+from assetdb.timecode import seconds_to_smpte
+
+log = logging.getLogger(__name__)
+
+# Other features add sections to `assets show`: "module:function" taking
+# (session, asset_id) and returning a dict merged into the details.
+DETAIL_PROVIDERS: list[str] = []
+
+
+def status(store: Store) -> dict[str, Any]:
+    with store.session() as s:
+        by_kind = dict(s.execute(
+            select(Asset.kind, func.count()).where(Asset.state == "indexed").group_by(Asset.kind)
+        ).all())
+        by_state = dict(s.execute(select(Asset.state, func.count()).group_by(Asset.state)).all())
+        duration = s.execute(
+            select(func.coalesce(func.sum(Asset.duration_s), 0.0)).where(Asset.state == "indexed")
+        ).scalar_one()
+        segments = s.execute(select(func.count()).select_from(Segment)).scalar_one()
+        keyframes = s.execute(select(func.count()).select_from(Keyframe)).scalar_one()
+        stages = {
+            f"{stage}": {"done": 0, "failed": 0, **{}}
+            for (stage,) in s.execute(select(StageRun.stage).distinct()).all()
+        }
+        for stage, state, n in s.execute(
+            select(StageRun.stage, StageRun.state, func.count()).group_by(StageRun.stage, StageRun.state)
+        ).all():
+            stages[stage][state] = n
+        vectors = dict(s.execute(select(Vector.space, func.count()).group_by(Vector.space)).all())
+        texts = dict(s.execute(select(TextEntry.source, func.count()).group_by(TextEntry.source)).all())
+    return {
+        "database": store.engine.url.render_as_string(hide_password=True),
+        "data_dir": str(store.settings.data_dir),
+        "schema_revision": current_revision(store.engine),
+        "schema_head": head_revision(),
+        "assets": {
+            "total": sum(by_state.values()),
+            "indexed": by_state.get("indexed", 0),
+            "failed": by_state.get(STATE_FAILED, 0),
+            "pending": by_state.get("pending", 0),
+            "missing": by_state.get("missing", 0),
+            "by_kind": {k or "unknown": v for k, v in by_kind.items()},
+        },
+        "media_hours": round(float(duration) / 3600, 4),
+        "segments": segments,
+        "keyframes": keyframes,
+        "stages": stages,
+        "vectors": vectors,
+        "texts": texts,
+    }
+
+
+def _asset_row(a: Asset) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "path": a.path,
+        "kind": a.kind,
+        "state": a.state,
+        "duration_s": round(a.duration_s, 3) if a.duration_s is not None else None,
+        "width": a.width,
+        "height": a.height,
+        "frame_rate": str(a.frame_rate) if a.frame_rate else None,
+        "size": a.size,
+        "error": a.error,
+    }
+
+
+def list_assets(store: Store, *, kind: str | None = None, failed: bool = False,
+                limit: int | None = None) -> list[dict[str, Any]]:
+    q = select(Asset).order_by(Asset.path)
+    if kind:
+        q = q.where(Asset.kind == kind)
+    if failed:
+        q = q.where(Asset.state == STATE_FAILED)
+    if limit:
+        q = q.limit(limit)
+    with store.session() as s:
+        rows = [_asset_row(a) for a in s.execute(q).scalars()]
+        seg_counts = dict(s.execute(select(Segment.asset_id, func.count()).group_by(Segment.asset_id)).all())
+    for r in rows:
+        r["segments"] = seg_counts.get(r["id"], 0)
+    return rows
+
+
+def resolve_asset(session: Session, ref: str | int) -> Asset:
+    """An asset by id or by path (absolute, relative to cwd, or unique suffix)."""
+    ref_s = str(ref)
+    if ref_s.isdigit():
+        a = session.get(Asset, int(ref_s))
+        if a is not None:
+            return a
+    for cand in (os.path.abspath(ref_s), ref_s):
+        a = session.execute(select(Asset).where(Asset.path == cand)).scalar_one_or_none()
+        if a is not None:
+            return a
+    matches = session.execute(
+        select(Asset).where(Asset.path.like("%/" + ref_s.replace("%", r"\%").replace("_", r"\_"), escape="\\"))
+    ).scalars().all()
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise NotFound(f"{ref_s!r} matches {len(matches)} assets; give the id or the full path")
+    raise NotFound(f"no asset {ref_s!r} in the catalogue")
+
+
+def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
+    with store.session() as s:
+        a = resolve_asset(s, ref)
+        a = s.execute(
+            select(Asset).where(Asset.id == a.id).options(
+                selectinload(Asset.segments).selectinload(Segment.keyframes)
+            )
+        ).scalar_one()
+        d = _asset_row(a)
+        d.update({
+            "content_hash": a.content_hash,
+            "container": a.container,
+            "mime": a.mime,
+            "variable_frame_rate": a.variable_frame_rate,
+            "frame_count": a.frame_count,
+            "rotation": a.rotation,
+            "video_codec": a.video_codec,
+            "audio_codec": a.audio_codec,
+            "audio_streams": a.audio_streams,
+            "subtitle_streams": a.subtitle_streams,
+            "tags": a.tags,
+            "created_at": a.created_at.isoformat() if a.created_at else None,
+            "indexed_at": a.indexed_at.isoformat() if a.indexed_at else None,
+            "warnings": a.warnings,
+        })
+        rate = a.frame_rate
+        segs = []
+        for seg in a.segments:
+            srate = seg.rate or rate
+            segs.append({
+                "id": seg.id,
+                "index": seg.index,
+                "kind": seg.kind,
+                "start_s": round(seg.start_s, 6),
+                "end_s": round(seg.end_s, 6),
+                "start_frame": seg.start_frame,
+                "end_frame": seg.end_frame,
+                "time_base": f"{seg.time_base_num}/{seg.time_base_den}",
+                "start_ts": seg.start_ts,
+                "end_ts": seg.end_ts,
+                "tc_in": seconds_to_smpte(seg.start_s, srate),
+                "tc_out": seconds_to_smpte(seg.end_s, srate),
+                "transition": seg.transition,
+                "keyframes": [
+                    {
+                        "time_s": round(float(k.ts * seg.time_base), 6),
+                        "tc": seconds_to_smpte(float(k.ts * seg.time_base), srate),
+                        "frame": k.frame,
+                        "path": str(store.settings.data_dir / k.path),
+                        "quality": round(k.quality, 3),
+                    }
+                    for k in seg.keyframes
+                ],
+            })
+        d["segments"] = segs
+        d["stages"] = {
+            r.stage: {"version": r.version, "state": r.state, "error": r.error,
+                      "seconds": round(r.seconds or 0.0, 3)}
+            for r in s.execute(select(StageRun).where(StageRun.asset_id == a.id)).scalars()
+        }
+        for target in DETAIL_PROVIDERS:
+            module, _, fn = target.partition(":")
+            try:
+                d.update(getattr(importlib.import_module(module), fn)(s, a.id))
+            except ImportError:
+                log.debug("detail provider %s unavailable", target)
+    return d
+
+
+def asset_file(store: Store, asset_id: int) -> Path:
+    with store.session() as s:
+        a = s.get(Asset, asset_id)
+        if a is None:
+            raise NotFound(f"no asset {asset_id}")
+        return fs_path(a.path, a.path_bytes)
