@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 # Other features add sections to `assets show`: "module:function" taking
 # (session, asset_id) and returning a dict merged into the details.
-DETAIL_PROVIDERS: list[str] = []
+DETAIL_PROVIDERS: list[str] = [
+    "assetdb.interest:detail_rows",
+]
 
 
 def status(store: Store) -> dict[str, Any]:

@@ -280,22 +280,19 @@ def _embedding_novelty(vecs: dict[int, np.ndarray]) -> dict[int, float]:
 
 
 def load_asset(session: Session, asset_ref: int | str) -> Asset:
-    if isinstance(asset_ref, int) or (isinstance(asset_ref, str) and asset_ref.isdigit()):
-        asset = session.get(Asset, int(asset_ref))
-    else:
-        from pathlib import Path
+    """An asset by id or path; a clear error telling to ingest it when it is not there."""
+    from assetdb.catalogue import resolve_asset
 
-        p = str(Path(asset_ref).expanduser().resolve())
-        asset = session.execute(select(Asset).where(Asset.path == p)).scalar_one_or_none()
-        if asset is None:
-            asset = session.execute(
-                select(Asset).where(Asset.path == str(asset_ref))
-            ).scalar_one_or_none()
-    if asset is None:
-        raise NotFound(
-            f"{asset_ref} is not in the catalogue; ingest it first (`assetdb ingest {asset_ref}`)"
-        )
-    return asset
+    try:
+        return resolve_asset(session, asset_ref)
+    except NotFound as exc:
+        raise NotFound(f"{exc}; ingest it first (`assetdb ingest {asset_ref}`)") from None
+
+
+def media_path(asset: Asset) -> str:
+    from assetdb.paths import fs_path
+
+    return str(fs_path(asset.path, asset.path_bytes))
 
 
 def score_asset(session: Session, asset: Asset) -> AssetScores:
@@ -442,7 +439,7 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
         )
     return AssetScores(
         asset_id=asset.id,
-        path=asset.path,
+        path=media_path(asset),
         duration_s=float(asset.duration_s or (segs[-1].end_s if segs else 0.0)),
         audio_state=curve.audio_state,
         audio_error=curve.audio_error,
@@ -465,3 +462,25 @@ def shot_scores(session: Session, asset_id: int) -> dict[int, float]:
     except NotFound:
         return {}
     return {s.segment_id: s.score for s in scores.shots}
+
+
+def detail_rows(session: Session, asset_id: int) -> dict[str, Any]:
+    """`assetdb assets show` section: each shot's default interestingness score."""
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.kind != "video":
+        return {}
+    try:
+        scores = score_asset(session, asset)
+    except NotFound:
+        return {}
+    return {
+        "interest": [
+            {
+                "segment": sh.index,
+                "start_s": round(sh.start_s, 3),
+                "end_s": round(sh.end_s, 3),
+                "score": round(sh.score, 4),
+            }
+            for sh in scores.shots
+        ]
+    }

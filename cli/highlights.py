@@ -1,6 +1,6 @@
 """`assetdb highlights` and `assetdb interest train|score`.
 
-Registered by cli/main.py::
+Registered in cli/main.py (they use its root --data-dir / --database-url)::
 
     from cli import highlights
     app.command("highlights")(highlights.highlights_cmd)
@@ -20,15 +20,16 @@ from assetdb.errors import AssetdbError
 
 interest_app = typer.Typer(help="Interestingness scores: default formula and the learned model.")
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="assetdb data directory")]
-DbUrl = Annotated[str | None, typer.Option("--db", help="database URL")]
 
-
-def _store(data_dir: Path | None, db: str | None):
+def _store(ctx: typer.Context):
+    """The store of the root command's --data-dir / --database-url (cli.main's State)."""
+    root = ctx.find_root().obj
+    if root is not None and hasattr(root, "store"):
+        return root.store()
     from assetdb.config import load_settings
     from assetdb.db import Store
 
-    return Store.open(load_settings(data_dir=data_dir, database_url=db))
+    return Store.open(load_settings())
 
 
 def _fail(exc: Exception) -> None:
@@ -47,6 +48,7 @@ def _resolve_asset_id(store, ref: str) -> int:
 
 
 def highlights_cmd(
+    ctx: typer.Context,
     asset: Annotated[str | None, typer.Argument(help="path or id of a catalogued video")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", help="reel length (s)")] = 30.0,
     out: Annotated[
@@ -64,8 +66,6 @@ def highlights_cmd(
     ] = 0.0,
     explain: Annotated[bool, typer.Option("--explain", help="every score component")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
-    data_dir: DataDir = None,
-    db: DbUrl = None,
 ) -> None:
     """Cut a highlight reel from one clip, or from the shots a search matches."""
     from assetdb.highlights import highlights_for_asset, highlights_for_query
@@ -75,7 +75,7 @@ def highlights_cmd(
         typer.echo("error: give either a PATH|ID or --query", err=True)
         raise typer.Exit(2)
     try:
-        store = _store(data_dir, db)
+        store = _store(ctx)
         kw = {
             "min_clip_s": min_clip,
             "max_clip_s": max_clip,
@@ -137,18 +137,17 @@ def highlights_cmd(
 
 @interest_app.command("show")
 def interest_show(
+    ctx: typer.Context,
     asset: Annotated[str, typer.Argument(help="path or id of a catalogued video")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
     explain: Annotated[bool, typer.Option("--explain")] = False,
-    data_dir: DataDir = None,
-    db: DbUrl = None,
 ) -> None:
     """Default (label-free) score of every shot."""
     from assetdb.interest import load_asset, score_asset
     from indexer.extractors.interest import ensure_interest
 
     try:
-        store = _store(data_dir, db)
+        store = _store(ctx)
         aid = _resolve_asset_id(store, asset)
         ensure_interest(store, aid)
         with store.session() as s:
@@ -186,17 +185,16 @@ def interest_show(
 
 @interest_app.command("train")
 def interest_train(
+    ctx: typer.Context,
     csv_path: Annotated[Path, typer.Argument(help="CSV: asset,start,end,label|score")],
     epochs: Annotated[int, typer.Option("--epochs")] = 150,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    data_dir: DataDir = None,
-    db: DbUrl = None,
 ) -> None:
     """Train the LSTM model; prints held-out MAP and the random baseline."""
     from assetdb.interest_model import train
 
     try:
-        store = _store(data_dir, db)
+        store = _store(ctx)
         with store.session() as s:
             rep = train(s, csv_path, store.settings.model_dir, epochs=epochs)
     except AssetdbError as exc:
@@ -214,19 +212,18 @@ def interest_train(
 
 @interest_app.command("score")
 def interest_score(
+    ctx: typer.Context,
     asset: Annotated[str, typer.Argument(help="path or id of a catalogued video")],
     model: Annotated[
         Path | None, typer.Option("--model", help="model file (default: newest)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    data_dir: DataDir = None,
-    db: DbUrl = None,
 ) -> None:
     """Score every shot of an asset with the learned model."""
     from assetdb.interest_model import LearnedScorer, latest_model
 
     try:
-        store = _store(data_dir, db)
+        store = _store(ctx)
         scorer = LearnedScorer(model or latest_model(store.settings.model_dir))
         with store.session() as s:
             rows = scorer.score_asset(s, asset)

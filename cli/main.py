@@ -60,6 +60,16 @@ app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
 
 
+def _register_features() -> None:
+    from cli import highlights
+
+    app.command("highlights")(highlights.highlights_cmd)
+    app.add_typer(highlights.interest_app, name="interest")
+
+
+_register_features()
+
+
 @dataclass
 class State:
     data_dir: str | None = None

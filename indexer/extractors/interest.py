@@ -436,6 +436,7 @@ def ensure_interest(store: Any, asset_id: int) -> bool:
 
     from sqlalchemy import select
 
+    from assetdb.paths import fs_path
     from assetdb.schema import Asset, Segment
     from assetdb.schema.interest import InterestCurve
     from indexer.work import SegmentRef
@@ -453,7 +454,7 @@ def ensure_interest(store: Any, asset_id: int) -> bool:
         )
         work = AssetWork(
             asset_id=a.id,
-            path=Path(a.path),
+            path=fs_path(a.path, a.path_bytes),
             kind=a.kind,
             data_dir=store.settings.data_dir,
             duration_s=a.duration_s,

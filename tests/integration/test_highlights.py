@@ -253,19 +253,21 @@ def test_query_with_no_match_is_a_clear_error(hl_store, monkeypatch):
 def test_cli_highlights_and_errors(hl_store, tmp_path):
     import json
 
-    import typer
     from typer.testing import CliRunner
 
-    from cli.highlights import highlights_cmd, interest_app
+    from cli.main import app
 
     store, ids = hl_store
-    app = typer.Typer()
-    app.command("highlights")(highlights_cmd)
-    app.add_typer(interest_app, name="interest")
-    common = ["--data-dir", str(store.settings.data_dir), "--db", store.settings.database_url]
+    root = [
+        "--data-dir",
+        str(store.settings.data_dir),
+        "--database-url",
+        store.settings.database_url,
+    ]
     r = CliRunner().invoke(
         app,
         [
+            *root,
             "highlights",
             str(VIDEO / "issue-195-aspect-ratio.mp4"),
             "--duration",
@@ -276,7 +278,6 @@ def test_cli_highlights_and_errors(hl_store, tmp_path):
             "--explain",
             "--order",
             "score",
-            *common,
         ],
     )
     assert r.exit_code == 0, r.output
@@ -284,11 +285,15 @@ def test_cli_highlights_and_errors(hl_store, tmp_path):
     assert abs(d["duration_s"] - 6.0) <= 0.04 and (tmp_path / "r.otio").is_file()
     vals = [e["clip"]["value"] for e in d["explain"]]
     assert vals == sorted(vals, reverse=True)
-    r = CliRunner().invoke(app, ["highlights", str(VIDEO / "vtest.avi"), *common])
+    r = CliRunner().invoke(app, [*root, "highlights", str(VIDEO / "vtest.avi")])
     assert r.exit_code == 1 and "ingest it first" in r.output
-    r = CliRunner().invoke(app, ["interest", "show", str(ids["testvideo.mp4"]), "--json", *common])
+    r = CliRunner().invoke(app, [*root, "interest", "show", str(ids["testvideo.mp4"]), "--json"])
     assert r.exit_code == 0
     assert json.loads(r.stdout)["audio"] == "none"
+    r = CliRunner().invoke(app, [*root, "assets", "show", str(ids["testvideo.mp4"]), "--json"])
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)["interest"]
+    assert len(shown) >= 3 and all(0.0 <= x["score"] <= 1.0 for x in shown)
 
 
 def test_vfr_source_cuts_on_real_frames(tmp_path):

@@ -207,14 +207,10 @@ def test_learned_model_beats_random(store, tmp_path):
         for aid, a, b, v in rows:
             w.writerow([aid, a, b, int(v > thr)])
 
-    import typer
+    from cli.main import app
 
-    from cli.highlights import interest_app
-
-    app = typer.Typer()
-    app.add_typer(interest_app, name="interest")
-    common = ["--data-dir", str(st.settings.data_dir), "--db", st.settings.database_url]
-    r = CliRunner().invoke(app, ["interest", "train", str(csv_path), "--json", *common])
+    root = ["--data-dir", str(st.settings.data_dir), "--database-url", st.settings.database_url]
+    r = CliRunner().invoke(app, [*root, "interest", "train", str(csv_path), "--json"])
     assert r.exit_code == 0, r.output
     import json
 
@@ -223,7 +219,7 @@ def test_learned_model_beats_random(store, tmp_path):
     assert Path(rep["model_path"]).is_file() and "interest-lstm-v1-" in rep["model_path"]
     assert rep["map_test"] > rep["random_baseline"] + 0.1, rep
     r = CliRunner().invoke(
-        app, ["interest", "score", str(ids["big_buck_bunny_0_30.webm"]), "--json", *common]
+        app, [*root, "interest", "score", str(ids["big_buck_bunny_0_30.webm"]), "--json"]
     )
     assert r.exit_code == 0, r.output
     shots = json.loads(r.stdout)["shots"]
