@@ -224,3 +224,38 @@ def test_learned_model_beats_random(store, tmp_path):
     assert r.exit_code == 0, r.output
     shots = json.loads(r.stdout)["shots"]
     assert shots and all(0.0 <= s["score"] <= 1.0 for s in shots)
+
+
+def _with_garbage_audio(src: Path, dst: Path, seconds: float = 6.0) -> Path:
+    """Remux ``src`` with its audio packets' payloads replaced by noise bytes: a real
+    file whose audio track fails to decode (the video stays intact)."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        vi, ai = i.streams.video[0], i.streams.audio[0]
+        vo, ao = o.add_stream_from_template(vi), o.add_stream_from_template(ai)
+        for p in i.demux(vi, ai):
+            if p.dts is None or float(p.dts * p.time_base) > seconds:
+                continue
+            if p.stream is ai:
+                q = av.Packet(rng.integers(0, 256, p.size, dtype=np.uint8).tobytes())
+                q.pts, q.dts, q.time_base, q.stream = p.pts, p.dts, p.time_base, ao
+                o.mux(q)
+            else:
+                p.stream = vo
+                o.mux(p)
+    return dst
+
+
+def test_undecodable_audio_is_recorded_not_fatal(tmp_path):
+    from indexer.extractors.interest import compute_interest
+    from indexer.work import AssetWork
+
+    path = _with_garbage_audio(VIDEO / "issue-195-aspect-ratio.mp4", tmp_path / "broken.mkv")
+    r = compute_interest(
+        AssetWork(asset_id=1, path=path, kind="video", data_dir=tmp_path, duration_s=6.0)
+    )
+    assert r.audio_state == "failed" and "InvalidData" in (r.audio_error or "")
+    assert all(v is None for v in r.signals["loudness_lufs"])
+    assert len(r.signals["motion"]) >= 5 and all(v is not None for v in r.signals["motion"])
