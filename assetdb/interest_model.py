@@ -43,14 +43,17 @@ from assetdb.schema.interest import InterestCurve
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "interest-lstm"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 SIGNAL_FEATURES = ("motion", "change", "novelty", "sharpness", "brightness", "contrast", "blank")
 N_MFCC = 60
 MFCC_DIM = 3 * N_MFCC
 MFCC_SR = 22050
-HIDDEN = 32
-EPOCHS = 150
+HIDDEN = 16
+PROJ = 8
+AUDIO_DROPOUT = 0.5
+EPOCHS = 300
 LR = 0.01
+WEIGHT_DECAY = 1e-3
 TEST_FRACTION = 0.3
 SEED = 0
 
@@ -205,18 +208,27 @@ def mfcc_per_second(path: Path, t0_s: float, n: int) -> np.ndarray | None:
 # ---------------------------------------------------------------- model
 
 
-def _make_model(in_dim: int):
+def _make_model(in_dim: int, vis_dim: int):
     import torch
     from torch import nn
 
     class InterestLSTM(nn.Module):
+        """Each modality is first projected to PROJ dims (audio through dropout: its 180
+        MFCC dims would otherwise swamp the few visual ones on small training sets), the
+        fused sequence runs through the LSTM, and the per-step outputs are averaged."""
+
         def __init__(self) -> None:
             super().__init__()
-            self.lstm = nn.LSTM(in_dim, HIDDEN, batch_first=True)
+            self.vis_dim = vis_dim
+            self.vis = nn.Linear(vis_dim, PROJ)
+            self.aud = nn.Sequential(nn.Dropout(AUDIO_DROPOUT), nn.Linear(in_dim - vis_dim, PROJ))
+            self.lstm = nn.LSTM(2 * PROJ, HIDDEN, batch_first=True)
             self.head = nn.Linear(HIDDEN, 1)
 
         def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            h, _ = self.lstm(x)
+            v, a = x[..., : self.vis_dim], x[..., self.vis_dim :]
+            z = torch.tanh(torch.cat([self.vis(v), self.aud(a)], dim=-1))
+            h, _ = self.lstm(z)
             logits = self.head(h).squeeze(-1)  # per step
             # temporal averaging of the per-step outputs over the valid steps
             return (logits * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -313,8 +325,9 @@ def train(
     allx = np.concatenate([seqs[i] for i in tr])
     mean, std = allx.mean(0), allx.std(0) + 1e-6
     torch.manual_seed(SEED)
-    model = _make_model(allx.shape[1])
-    opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=1e-4)
+    vis_dim = allx.shape[1] - MFCC_DIM
+    model = _make_model(allx.shape[1], vis_dim)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     x, m = _batch([seqs[i] for i in tr], mean, std)
     yt = torch.from_numpy(y[tr])
     loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -358,6 +371,7 @@ def train(
             "version": MODEL_VERSION,
             "visual_kind": kind,
             "in_dim": int(allx.shape[1]),
+            "vis_dim": int(vis_dim),
             "hidden": HIDDEN,
             "mean": mean.tolist(),
             "std": std.tolist(),
@@ -394,7 +408,7 @@ class LearnedScorer:
             )
         self.path = path
         self.meta = {k: v for k, v in blob.items() if k != "state_dict"}
-        self.model = _make_model(blob["in_dim"])
+        self.model = _make_model(blob["in_dim"], blob["vis_dim"])
         self.model.load_state_dict(blob["state_dict"])
         self.model.eval()
         self.mean = np.asarray(blob["mean"], dtype=np.float32)

@@ -187,7 +187,7 @@ def interest_show(
 def interest_train(
     ctx: typer.Context,
     csv_path: Annotated[Path, typer.Argument(help="CSV: asset,start,end,label|score")],
-    epochs: Annotated[int, typer.Option("--epochs")] = 150,
+    epochs: Annotated[int, typer.Option("--epochs")] = 300,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Train the LSTM model; prints held-out MAP and the random baseline."""
