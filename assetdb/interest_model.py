@@ -1,7 +1,9 @@
 """The learned interestingness model (the MediaEval "Predicting Media Interestingness"
 line of work from Technicolor): per-step visual features and per-window 180-d audio
-MFCC features (60 MFCC + delta + delta-delta), fused by a small LSTM whose outputs are
-averaged over time (temporal averaging) and mapped to a probability of "interesting".
+MFCC features (60 MFCC + delta + delta-delta), each projected to 8 dims (the audio
+through dropout 0.5), fused by a small LSTM (16 units) whose per-step outputs are averaged
+over time (temporal averaging) and mapped to a probability of "interesting". Trained
+full-batch with Adam (lr 0.01, weight decay 1e-3, 300 epochs, seed 0).
 
 One step = one second of the clip.
 
