@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # Other features add sections to `assets show`: "module:function" taking
 # (session, asset_id) and returning a dict merged into the details.
 DETAIL_PROVIDERS: list[str] = [
+    "assetdb.objects:asset_details",
     "assetdb.interest:detail_rows",
 ]
 

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from assetdb.errors import AssetdbError
 from cli.output import err_console, print_json, print_rows
+from cli.transcript import transcript_cmd
 
 log = logging.getLogger("assetdb.cli")
 
@@ -58,6 +59,7 @@ assets_app = typer.Typer(cls=_Group, help="Inspect catalogued assets.", no_args_
 db_app = typer.Typer(cls=_Group, help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
+app.command("transcript")(transcript_cmd)
 
 
 def _register_features() -> None:
@@ -149,7 +151,9 @@ def ingest(
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove assets whose files are gone.")] = False,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Run only these extractors (repeatable).")
+        list[str] | None,
+        typer.Option("--only", help="Run only these extractors (repeatable); "
+                     "`--only catalogue` runs none."),
     ] = None,
     skip: Annotated[
         list[str] | None,
@@ -166,6 +170,10 @@ def ingest(
         bool, typer.Option("--retry-failed", help="Retry files and stages that failed before.")
     ] = False,
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Run the workers on Ray: a cluster address, 'auto' or 'local'."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Index media files: probe, shots, keyframes, then every extractor. Incremental."""
@@ -179,7 +187,7 @@ def ingest(
                         (no_audio, ["audio"]), (no_transcripts, ["transcript"])):
         if flag:
             disabled.update(names)
-    names = list(only) if only else list(ext_registry.DEFAULT_EXTRACTORS)
+    names = [n for n in only if n != "catalogue"] if only else list(ext_registry.DEFAULT_EXTRACTORS)
     unknown = [n for n in names + sorted(disabled) if n not in ext_registry.REGISTRY
                and n not in ("faces", "objects", "ocr", "audio", "transcript")]
     if unknown:
@@ -223,7 +231,7 @@ def ingest(
     with progress:
         report = run_ingest(store, paths, workers=workers, extractors=names, disabled=disabled,
                             options=options, prune=prune, retry_failed=retry_failed,
-                            progress=on_event)
+                            progress=on_event, ray_address=ray)
     summary = report.to_dict()
     if as_json:
         print_json(summary)

@@ -386,9 +386,7 @@ def _write_stage(store: Store, work: AssetWork, outcome: StageOutcome, options: 
         run = s.execute(select(StageRun).where(StageRun.asset_id == work.asset_id,
                                                StageRun.stage == outcome.name)).scalar_one_or_none()
         if run is None:
-            # state/version set now: an extractor's clear()/write() queries autoflush this row
-            run = StageRun(asset_id=work.asset_id, stage=outcome.name, version=outcome.version,
-                           state="pending")
+            run = StageRun(asset_id=work.asset_id, stage=outcome.name, state="running")
             s.add(run)
         run.version = outcome.version
         run.seconds = outcome.seconds
@@ -424,6 +422,7 @@ def ingest(
     prune: bool = False,
     retry_failed: bool = False,
     progress: ProgressFn | None = None,
+    ray_address: str | None = None,
 ) -> IngestReport:
     """Index the media under ``paths``. See the module docstring for guarantees."""
     t_start = time.perf_counter()
@@ -543,7 +542,8 @@ def ingest(
     emit("planned", {"tasks": len(tasks)})
 
     try:
-        for result in _execute(tasks, workers):
+        results = _execute(tasks, workers) if ray_address is None else _execute_ray(tasks, ray_address)
+        for result in results:
             _write_result(store, result, options, report)
             emit("done", {"asset_id": result.asset_id})
     except KeyboardInterrupt:
@@ -626,6 +626,27 @@ def _execute(tasks: list[Task], workers: int | None) -> Iterator[TaskResult]:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=not broken, cancel_futures=broken)
+
+
+def _execute_ray(tasks: list[Task], address: str) -> Iterator[TaskResult]:
+    """Run the same stage functions as Ray tasks ("auto" joins a running cluster, "local"
+    starts one here). The writer stays in this process; the data dir must be shared."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise AssetdbError("Ray is not installed: pip install 'assetdb[ray]'") from exc
+    if not ray.is_initialized():
+        ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
+                 log_to_driver=False, include_dashboard=False)
+    remote = ray.remote(max_retries=1)(run_task)
+    refs = {remote.remote(t): t for t in tasks}
+    while refs:
+        done, _ = ray.wait(list(refs), num_returns=1)
+        t = refs.pop(done[0])
+        try:
+            yield ray.get(done[0])
+        except ray.exceptions.RayError:
+            yield _crashed(t)
 
 
 def _crashed(t: Task) -> TaskResult:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0001"  # FINAL: "0005" (temporarily 0001 until 0002..0005 land on main)
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

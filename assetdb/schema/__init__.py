@@ -16,6 +16,8 @@ from assetdb.schema.catalogue import (
     Vector,
 )
 from assetdb.schema.interest import InterestCurve, InterestShot
+from assetdb.schema.sound import AudioSegment, AudioTrack, Transcript, TranscriptSegment  # noqa: F401
+from assetdb.schema.visual import ObjectDetection, OcrLine, SegmentObject
 
 __all__ = [
     "STATE_FAILED",
@@ -28,7 +30,10 @@ __all__ = [
     "InterestShot",
     "Keyframe",
     "Meta",
+    "ObjectDetection",
+    "OcrLine",
     "Segment",
+    "SegmentObject",
     "StageRun",
     "TextEntry",
     "Vector",

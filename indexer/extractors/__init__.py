@@ -11,6 +11,10 @@ from typing import Any
 from indexer.extractors.base import Extractor
 
 REGISTRY: dict[str, str] = {
+    "audio": "indexer.extractors.sound:AudioFeatures",
+    "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
+    "objects": "indexer.extractors.objects:ObjectsExtractor",
+    "ocr": "indexer.extractors.ocr:OcrExtractor",
     "interest": "indexer.extractors.interest:InterestExtractor",
 }
 

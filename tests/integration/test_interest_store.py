@@ -41,7 +41,7 @@ def _up_down(url: str) -> None:
     upgrade(eng)
     tables = set(inspect(eng).get_table_names())
     assert {"interest_curves", "interest_shots"} <= tables
-    upgrade_to = "0001"
+    upgrade_to = "0005"
     from alembic import command
     from assetdb.db import _alembic_config
 

@@ -1,0 +1,241 @@
+"""Decode the audio of any container with PyAV: first decodable audio stream,
+downmixed to mono float32, resampled once to one rate (16 kHz: what silero-vad
+and whisper need, and enough for the librosa features, so one resample serves
+every sound stage).
+
+Nothing here raises on a bad track: the result carries a ``status`` and a
+``reason`` the extractors store, because "this file has no usable sound" is a
+fact about the asset, not a failure of the indexer. Only a file that cannot be
+opened at all raises ``MediaError``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assetdb.errors import MediaError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+# Below this peak (about -80 dBFS) a track is digital silence or dither.
+SILENCE_PEAK = 1e-4
+# Give up on a stream after this many packets fail to decode with nothing decoded.
+MAX_LEADING_ERRORS = 50
+# Decoding less than this share of the declared duration marks the track partial.
+TRUNCATED_RATIO = 0.9
+
+STATUS_OK = "ok"
+STATUS_PARTIAL = "partial"  # decoded, but some packets failed
+STATUS_SILENT = "silent"
+STATUS_NO_AUDIO = "no_audio"
+STATUS_UNDECODABLE = "undecodable"
+
+
+@dataclass
+class DecodedAudio:
+    samples: np.ndarray  # float32 mono; t=0 is the first video frame (else the container start)
+    sample_rate: int
+    status: str
+    reason: str | None = None
+    stream_index: int | None = None
+    codec: str | None = None
+    source_rate: int | None = None
+    channels: int | None = None
+    layout: str | None = None
+    decode_errors: int = 0
+    tried: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate if self.sample_rate else 0.0
+
+    @property
+    def usable(self) -> bool:
+        return self.status in (STATUS_OK, STATUS_PARTIAL)
+
+    @property
+    def peak(self) -> float:
+        return float(np.abs(self.samples).max()) if len(self.samples) else 0.0
+
+
+def _empty(status: str, reason: str, sr: int, tried: list[str] | None = None) -> DecodedAudio:
+    return DecodedAudio(
+        samples=np.zeros(0, np.float32),
+        sample_rate=sr,
+        status=status,
+        reason=reason,
+        tried=tried or [],
+    )
+
+
+def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float | None, str | None]:
+    """Decode one stream to mono float32 at ``sr``. Returns (samples, errors,
+    first_time_s, last_error)."""
+    import av
+
+    chunks: list[np.ndarray] = []
+    errors = 0
+    last_error: str | None = None
+    first_time: float | None = None
+    resampler = None
+    key = None
+
+    def _take(frames) -> None:
+        for rf in frames:
+            chunks.append(rf.to_ndarray().reshape(-1))
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except (av.error.FFmpegError, ValueError) as exc:
+            # a damaged container: keep what was decoded up to here
+            errors += 1
+            last_error = f"demux: {type(exc).__name__}: {exc}"
+            break
+        try:
+            frames = packet.decode()
+        except (av.error.FFmpegError, ValueError) as exc:
+            errors += 1
+            last_error = f"{type(exc).__name__}: {exc}"
+            if not chunks and errors >= MAX_LEADING_ERRORS:
+                break
+            continue
+        for frame in frames:
+            if first_time is None and frame.pts is not None and frame.time_base is not None:
+                first_time = float(frame.pts * frame.time_base)
+            # A stream may change layout or rate mid-way (AC-3 with 2.0/5.1 parts,
+            # concatenated files): rebuild the resampler rather than fail.
+            fkey = (frame.format.name, frame.layout.name, frame.sample_rate)
+            if resampler is None or fkey != key:
+                if resampler is not None:
+                    _take(resampler.resample(None))
+                resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+                key = fkey
+            frame.pts = None  # resample by sample count; gaps are rare and pts may be bogus
+            try:
+                _take(resampler.resample(frame))
+            except (av.error.FFmpegError, ValueError) as exc:
+                errors += 1
+                last_error = f"{type(exc).__name__}: {exc}"
+    if resampler is not None:
+        try:
+            _take(resampler.resample(None))
+        except (av.error.FFmpegError, ValueError) as exc:
+            errors += 1
+            last_error = f"{type(exc).__name__}: {exc}"
+    samples = (
+        np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+    )
+    return samples, errors, first_time, last_error
+
+
+def _origin_s(container) -> float:
+    """The container time that is t=0 of the asset: the first video frame when there
+    is video (shots are timed from it), else the container's start."""
+    for v in container.streams.video:
+        if v.start_time is not None and v.time_base is not None:
+            return float(v.start_time * v.time_base)
+    return float(container.start_time) / 1e6 if container.start_time else 0.0
+
+
+def _declared_duration(container, stream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1e6
+    return None
+
+
+def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
+    """Decode the first decodable audio stream of ``path`` to mono float32 at ``sample_rate``."""
+    import av
+
+    path = Path(path)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"cannot open {path}: {exc}") from exc
+    tried: list[str] = []
+    try:
+        n_streams = len(container.streams.audio)
+        if not n_streams:
+            return _empty(STATUS_NO_AUDIO, "the file has no audio stream", sample_rate)
+        start_s = _origin_s(container)
+        for n in range(n_streams):
+            if n:
+                # a fresh demuxer: seeking to 0 lands on a video keyframe and can skip
+                # the audio that comes before it
+                container.close()
+                container = av.open(str(path))
+            stream = container.streams.audio[n]
+            cc = stream.codec_context
+            name = cc.name if cc is not None else "unknown"
+            try:
+                samples, errors, first_time, last_error = _decode_stream(
+                    container, stream, sample_rate
+                )
+            except (av.error.FFmpegError, ValueError, MemoryError) as exc:
+                tried.append(f"stream {stream.index} ({name}): {type(exc).__name__}: {exc}")
+                continue
+            if not len(samples):
+                why = last_error or "no audio frames decoded"
+                tried.append(f"stream {stream.index} ({name}): {why} ({errors} packet errors)")
+                continue
+            got = len(samples) / sample_rate
+            # Place sample 0 at the asset's t=0 so segment times line up with the shots.
+            if first_time is not None:
+                offset = int(round((first_time - start_s) * sample_rate))
+                if offset > 0:
+                    samples = np.concatenate([np.zeros(offset, np.float32), samples])
+                elif offset < 0:
+                    samples = samples[-offset:]
+            layout = cc.layout.name if cc is not None and cc.layout is not None else None
+            channels = cc.layout.nb_channels if cc is not None and cc.layout is not None else None
+            status, reason = STATUS_OK, None
+            problems = []
+            if errors:
+                problems.append(f"{errors} packets failed to decode (last: {last_error})")
+            expected = _declared_duration(container, stream)
+            if expected and got < expected * TRUNCATED_RATIO:
+                problems.append(f"decoded {got:.2f} s of the {expected:.2f} s the file declares")
+            if problems:
+                status, reason = STATUS_PARTIAL, "; ".join(problems)
+            if float(np.abs(samples).max()) < SILENCE_PEAK:
+                status = STATUS_SILENT
+                reason = "the audio is digital silence (peak below -80 dBFS)"
+            return DecodedAudio(
+                samples=samples,
+                sample_rate=sample_rate,
+                status=status,
+                reason=reason,
+                stream_index=stream.index,
+                codec=name,
+                source_rate=cc.sample_rate if cc else None,
+                channels=channels,
+                layout=layout,
+                decode_errors=errors,
+                tried=tried,
+            )
+    finally:
+        container.close()
+    return _empty(
+        STATUS_UNDECODABLE,
+        "no audio stream could be decoded: " + "; ".join(tried),
+        sample_rate,
+        tried,
+    )
+
+
+def slice_seconds(audio: DecodedAudio, start_s: float, end_s: float) -> np.ndarray:
+    sr = audio.sample_rate
+    a = max(0, int(round(start_s * sr)))
+    b = min(len(audio.samples), int(round(end_s * sr)))
+    return audio.samples[a:b] if b > a else np.zeros(0, np.float32)

