@@ -11,9 +11,10 @@ One step = one second of the clip.
   of the keyframe nearest to each second, when every training asset has them; else the
   per-second signals of the "interest" extractor (motion, change, novelty, sharpness,
   brightness, contrast, blank).
-- audio: the stored "audio:mfcc180@1" vector nearest to each second when present, else
-  MFCC computed with librosa on the PyAV-decoded track (mean over the second of
-  60 MFCC, their delta and delta-delta); zeros for silent / missing / broken audio.
+- audio: the sound extractor's "audio:mfcc180@1" vector of the shot (nearest by time)
+  when every training asset has one, else MFCC computed here with librosa on the
+  PyAV-decoded track (mean over each second of 60 MFCC, delta and delta-delta); one kind
+  per model (stored in the model file), zeros where an asset has no audio.
 
 ``train`` reads a CSV of ``asset`` (path or id), ``start``, ``end`` and ``label``
 (0/1) or ``score`` (0..1), holds out a deterministic split, reports mean average
@@ -38,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assetdb.errors import AssetdbError, ModelUnavailable, NotFound
-from assetdb.interest import AUDIO_SPACE, _visual_spaces, load_asset
+from assetdb.interest import AUDIO_SPACE, _visual_spaces, load_asset, media_path
 from assetdb.schema import Asset, Vector
 from assetdb.schema.interest import InterestCurve
 
@@ -79,6 +80,7 @@ class TrainReport:
     random_baseline: float
     train_loss: float
     per_asset_ap: dict[int, float] = field(default_factory=dict)
+    audio_kind: str = "librosa"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class TrainReport:
             "n_train": self.n_train,
             "n_test": self.n_test,
             "visual_kind": self.visual_kind,
+            "audio_kind": self.audio_kind,
             "map_test": round(self.map_test, 4),
             "ap_pooled_test": round(self.ap_pooled_test, 4),
             "random_baseline": round(self.random_baseline, 4),
@@ -100,9 +103,10 @@ class TrainReport:
 class FeatureSource:
     """Per-second feature sequences of assets (cached per asset)."""
 
-    def __init__(self, session: Session, visual_kind: str = "signals"):
+    def __init__(self, session: Session, visual_kind: str = "signals", audio_kind: str = "librosa"):
         self.session = session
         self.visual_kind = visual_kind
+        self.audio_kind = audio_kind  # AUDIO_SPACE (the sound extractor's) or "librosa"
         self._cache: dict[int, np.ndarray] = {}
         self._t0: dict[int, float] = {}
 
@@ -148,14 +152,12 @@ class FeatureSource:
                 raise ModelUnavailable(
                     f"asset {asset_id} has no {self.visual_kind} vectors, which this model needs"
                 )
-        aud = self._nearest_vectors(asset_id, AUDIO_SPACE, times)
-        if aud is None:
-            aud = (
-                mfcc_per_second(Path(asset.path), curve.t0_s, n)
-                if curve.audio_state == "ok"
-                else None
-            )
-        if aud is None:
+        aud = None
+        if self.audio_kind == AUDIO_SPACE:
+            aud = self._nearest_vectors(asset_id, AUDIO_SPACE, times)
+        elif curve.audio_state == "ok":
+            aud = mfcc_per_second(Path(media_path(asset)), curve.t0_s, n)
+        if aud is None:  # no audio track (or none stored): silence
             aud = np.zeros((n, MFCC_DIM), dtype=np.float32)
         return np.concatenate([vis, aud], axis=1).astype(np.float32)
 
@@ -311,6 +313,18 @@ def _choose_visual_kind(session: Session, asset_ids: set[int]) -> str:
     return "signals"
 
 
+def _choose_audio_kind(session: Session, asset_ids: set[int]) -> str:
+    """The sound extractor's per-shot vectors when every asset has them, else MFCC per
+    second computed here: one kind per model, never mixed (their scales differ)."""
+    for aid in asset_ids:
+        has = session.execute(
+            select(Vector.id).where(Vector.asset_id == aid, Vector.space == AUDIO_SPACE).limit(1)
+        ).first()
+        if has is None:
+            return "librosa"
+    return AUDIO_SPACE
+
+
 def train(
     session: Session, csv_path: Path, model_dir: Path, *, epochs: int = EPOCHS
 ) -> TrainReport:
@@ -318,7 +332,8 @@ def train(
 
     windows = read_csv(session, csv_path)
     kind = _choose_visual_kind(session, {w.asset_id for w in windows})
-    fs = FeatureSource(session, kind)
+    audio_kind = _choose_audio_kind(session, {w.asset_id for w in windows})
+    fs = FeatureSource(session, kind, audio_kind)
     seqs = [fs.window(w) for w in windows]
     y = np.array([w.target for w in windows], dtype=np.float32)
     tr, te = split(windows)
@@ -366,12 +381,14 @@ def train(
         random_baseline=float(yb.mean()),
         train_loss=float(loss.item()),
         per_asset_ap=per_asset,
+        audio_kind=audio_kind,
     )
     torch.save(
         {
             "name": MODEL_NAME,
             "version": MODEL_VERSION,
             "visual_kind": kind,
+            "audio_kind": audio_kind,
             "in_dim": int(allx.shape[1]),
             "vis_dim": int(vis_dim),
             "hidden": HIDDEN,
@@ -416,11 +433,12 @@ class LearnedScorer:
         self.mean = np.asarray(blob["mean"], dtype=np.float32)
         self.std = np.asarray(blob["std"], dtype=np.float32)
         self.visual_kind = blob["visual_kind"]
+        self.audio_kind = blob.get("audio_kind", "librosa")
 
     def score_windows(self, session: Session, windows: list[Window]) -> np.ndarray:
         import torch
 
-        fs = FeatureSource(session, self.visual_kind)
+        fs = FeatureSource(session, self.visual_kind, self.audio_kind)
         seqs = [fs.window(w) for w in windows]
         if seqs and seqs[0].shape[1] != self.mean.shape[0]:
             raise ModelUnavailable(
