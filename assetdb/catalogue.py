@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # (session, asset_id) and returning a dict merged into the details.
 DETAIL_PROVIDERS: list[str] = [
     "assetdb.objects:asset_details",
+    "assetdb.interest:detail_rows",
 ]
 
 

@@ -373,6 +373,8 @@ __import__("cli.search").search.register(app)  # search, index status|rebuild
 app.command("transcript")(__import__("cli.transcript").transcript.transcript_cmd)
 app.add_typer(__import__("cli.persons").persons.persons_app, name="persons")
 app.add_typer(__import__("cli.persons").persons.faces_app, name="faces")
+app.command("highlights")(__import__("cli.highlights").highlights.highlights_cmd)
+app.add_typer(__import__("cli.highlights").highlights.interest_app, name="interest")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
+from assetdb.schema.interest import InterestCurve, InterestShot
 from assetdb.schema.sound import AudioSegment, AudioTrack, Transcript, TranscriptSegment  # noqa: F401
 from assetdb.schema.visual import ObjectDetection, OcrLine, SegmentObject
 from assetdb.schema.faces import Face, FaceRejection, Person  # noqa: F401
@@ -26,6 +27,8 @@ __all__ = [
     "STATE_PENDING",
     "Asset",
     "Base",
+    "InterestCurve",
+    "InterestShot",
     "Keyframe",
     "Meta",
     "ObjectDetection",
