@@ -609,7 +609,7 @@ def highlights_for_query(
     """A reel across the archive from the shots a search matches."""
     from assetdb import search as search_mod  # lazy: the search module lands separately
 
-    hits = search_mod.search(store, query, limit=limit)
+    hits = search_mod.search(store, search_mod.SearchRequest(query=query, kind="video", limit=limit))
     seg_ids: set[int] = set()
     asset_ids: set[int] = set()
     for h in getattr(hits, "hits", hits):

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from assetdb.errors import NotFound
@@ -212,20 +212,18 @@ def _objects_per_segment(session: Session, asset_id: int) -> dict[int, int]:
 def _faces_per_segment(
     session: Session, segment_ids: list[int], frame_h: int | None
 ) -> dict[int, tuple[int, float]]:
-    """segment id -> (face count, largest face size as a fraction of the frame)."""
+    """segment id -> (face count, largest face height as a fraction of the frame height)."""
     if not segment_ids or not _has_table(session, "faces"):
         return {}
-    faces = Table("faces", MetaData(), autoload_with=session.connection())
-    if "segment_id" not in faces.c:
-        return {}
-    size_col = next((faces.c[n] for n in ("size", "rel_size", "height") if n in faces.c), None)
-    cols = [faces.c.segment_id] + ([size_col] if size_col is not None else [])
+    from assetdb.schema.faces import Face
+
     out: dict[int, tuple[int, float]] = {}
-    for row in session.execute(select(*cols).where(faces.c.segment_id.in_(segment_ids))):
-        sid = row[0]
-        size = float(row[1]) if size_col is not None and row[1] is not None else 0.0
-        if size > 1.0 and frame_h:
-            size = size / frame_h
+    rows = session.execute(
+        select(Face.segment_id, Face.box_h, Face.frame_height).where(Face.segment_id.in_(segment_ids))
+    )
+    for sid, box_h, fh in rows:
+        height = fh or frame_h or 0
+        size = float(box_h) / height if height and box_h else 0.0
         n, best = out.get(sid, (0, 0.0))
         out[sid] = (n + 1, max(best, min(size, 1.0)))
     return out
