@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import delete, create_engine, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -132,11 +132,11 @@ def test_scorer_uses_any_subset_of_features(store):
         # speech over shot 1, objects in shot 1, a faces table (another feature's) with a big face
         replace_texts(s, aid, "transcript", [TextRow("hello there", 1, s1.start_s, s1.end_s)])
         replace_texts(s, aid, "objects", [TextRow("person chair cup", 1)])
-        pk = "SERIAL PRIMARY KEY" if st.dialect == "postgresql" else "INTEGER PRIMARY KEY"
-        s.execute(text(f"CREATE TABLE faces (id {pk}, segment_id INTEGER, size FLOAT)"))
-        s.execute(
-            text("INSERT INTO faces (segment_id, size) VALUES (:a, 0.6), (:a, 0.2)"), {"a": s1.id}
-        )
+        from assetdb.schema.faces import Face
+
+        for h in (600, 200):  # face heights as fractions 0.6 and 0.2 of a 1000 px frame
+            s.add(Face(asset_id=aid, segment_id=s1.id, frame_height=1000, box_h=h,
+                       embedding=bytes(4 * 128)))
         rng = np.random.default_rng(0)
         replace_vectors(
             s,
@@ -162,7 +162,9 @@ def test_scorer_uses_any_subset_of_features(store):
         assert sh.score > base.shots[1].score  # speech, faces and objects make it more interesting
     finally:
         with st.session() as s:
-            s.execute(text("DROP TABLE faces"))
+            from assetdb.schema.faces import Face
+
+            s.execute(delete(Face).where(Face.asset_id == aid))
             replace_texts(s, aid, "transcript", [])
             replace_texts(s, aid, "objects", [])
             replace_vectors(s, aid, "concepts:effnet-lite3+minilm-l6@1", [])
