@@ -108,6 +108,10 @@ def _root(
                         handlers=[RichHandler(console=err_console, show_path=False)])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # model libraries print progress bars and banners; stderr is for our progress and logs
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     ctx.obj = State(data_dir=data_dir, database_url=database_url, debug=debug)
 
 

@@ -203,6 +203,10 @@ def _init_worker(log_level: int) -> None:
     logging.basicConfig(level=log_level)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # model libraries print progress bars and banners; stderr is for our progress and logs
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # ---------------------------------------------------------------- report
