@@ -254,6 +254,8 @@ class VectorIndex:
             if kind == "ivf":
                 codec = "Flat"
             else:
+                if "m" not in params:  # the largest sub-quantizer count <= 64 dividing dim
+                    p["m"] = max(d for d in range(1, int(p["m"]) + 1) if dim % d == 0)
                 m, nbits = int(p["m"]), int(p["nbits"])
                 if dim % m:
                     raise IndexMismatch(f"PQ m={m} must divide the dimension {dim}")
