@@ -64,6 +64,7 @@ FLAT_MAX = 50_000
 HNSW_MAX = 2_000_000
 
 COMPACT_FRACTION = 0.1  # hnsw: rebuild once tombstones exceed this share
+GPU_MAX_K = 2048  # FAISS GPU indexes return at most this many neighbours
 CHUNK_ROWS = 20_000  # rows per chunk read from SQL
 IN_CHUNK = 900  # ids per IN (...) clause (SQLite variable limits)
 
@@ -169,6 +170,7 @@ class VectorIndex:
         self._tombstones = _as_ids(tombstones) if tombstones is not None else np.empty(0, np.int64)
         self._gpu: Any = None
         self._gpu_stale = True
+        self._warned_no_refine = False
         self.saved_stats: IdStats | None = None  # id statistics of the file it was loaded from
         self._apply_search_params()
 
@@ -432,6 +434,11 @@ class VectorIndex:
         if k <= 0:
             raise ValueError("k must be positive")
         kk = k * int(self.params.get("k_factor", 1)) if self.refine is not None else k
+        if self.kind == "ivfpq" and self.refine is None and not self._warned_no_refine:
+            log.warning("ivfpq index of %s searched without re-ranking: recall suffers", self.space)
+            self._warned_no_refine = True
+        if self.device in ("cuda", "gpu"):
+            kk = min(kk, max(k, GPU_MAX_K))
         scores, ids = self._raw_search(q, kk)
         if self.kind == "ivfpq" and self.refine is not None:
             scores, ids = self._rerank(q, ids, k)

@@ -24,6 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 import gc
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -357,7 +358,7 @@ def run_big(table, args, tmpdir):
     )
     # numpy baseline at this size: a streamed scan of the memmap (it does not fit in RAM)
     lat = []
-    for i in range(3):
+    for i in range(2):  # each reads the whole memmap from disk
         t = time.perf_counter()
         exact_topk(data, q[i : i + 1])
         lat.append(time.perf_counter() - t)
@@ -404,6 +405,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/assetdb-bench"))
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still delete the memmap
     if args.quick:
         args.n, args.big, args.nlist, args.big_nlist = 100_000, 300_000, 1024, 512
         args.queries, args.single = 200, 100
