@@ -98,7 +98,7 @@ def test_auto_kind_and_parameters():
     assert VectorIndex.build(np.arange(300), x, space=SPACE).kind == "flat"
     assert VectorIndex.empty(DIM, space=SPACE, n_hint=100_000).kind == "hnsw"
     big = VectorIndex.empty(512, space=SPACE, n_hint=5_000_000)
-    assert big.kind == "ivfpq" and big.params["nlist"] == 8192 and big.params["m"] == 64
+    assert big.kind == "ivfpq" and big.params["nlist"] == 4096 and big.params["m"] == 64
     # PQ sub-quantizers must divide the dimension: 180-d audio features get 60
     assert VectorIndex.empty(180, space=SPACE, kind="ivfpq", n_hint=10**6).params["m"] == 60
     with pytest.raises(IndexMismatch, match="unknown parameters"):
