@@ -257,9 +257,11 @@ def test_open_index_syncs_with_sql(store, data):
         from assetdb.schema import Vector
 
         assert s.get(Vector, int(top)).asset_id == cid
-    # unchanged: loaded as is
+    # unchanged: loaded as is, not rewritten
+    mtime = path.stat().st_mtime_ns
     again = open_index(store, SPACE)
     assert np.array_equal(again.ids(), synced.ids())
+    assert path.stat().st_mtime_ns == mtime
 
 
 def test_open_index_rebuilds_on_sidecar_mismatch(store, data):
@@ -283,12 +285,13 @@ def test_open_index_rebuilds_on_sidecar_mismatch(store, data):
 def test_open_index_ivfpq_reranks_from_sql(store, data):
     x, _, q, _ = data
     add_asset(store, "/a.mov", x[:3000])
+    rebuild_index(store, SPACE, kind="ivfpq", nlist=16, m=16)  # small PQ: a fast test
     index = open_index(store, SPACE, kind="ivfpq")
-    assert index.kind == "ivfpq" and index.refine is not None
+    assert index.kind == "ivfpq" and index.params["m"] == 16 and index.refine is not None
     ids = sql_ids(store)
     exact = VectorIndex.build(ids, x[:3000], space=SPACE, kind="flat")
     _, truth = exact.search(q, 10)
-    assert recall(index.search(q, 10)[1], truth) >= 0.9
+    assert recall(index.search(q, 10)[1], truth) >= 0.85  # measured 0.9+ (PQ16 alone: far less)
 
 
 def test_open_index_other_table(store, data):
