@@ -71,12 +71,13 @@ IN_CHUNK = 900  # ids per IN (...) clause (SQLite variable limits)
 # Defaults measured with bench/search.py (clustered 512-d vectors, 2 shared cores; see
 # notes/vectors.md). At 1M: hnsw efSearch 128 recall@10 0.949 at 0.31 ms p50 (64: 0.937);
 # ivf 2048 lists nprobe 16 recall 1.000 at 1.3 ms; ivfpq 2048 lists PQ64x8 nprobe 16 with
-# 100 candidates re-ranked recall 0.993 at 0.56 ms (2M, re-ranked from disk: 0.983, 1 ms).
+# 100 candidates re-ranked recall 0.993 at 0.56 ms (2M, re-ranked from disk: 0.983, 1 ms);
+# at 10M 100 candidates give 0.914 and 200 give 0.964 (4 ms), hence k_factor 20.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "flat": {},
     "hnsw": {"M": 32, "efConstruction": 40, "efSearch": 128},
     "ivf": {"nlist": None, "nprobe": 16},
-    "ivfpq": {"nlist": None, "nprobe": 16, "m": 64, "nbits": 8, "k_factor": 10},
+    "ivfpq": {"nlist": None, "nprobe": 16, "m": 64, "nbits": 8, "k_factor": 20},
 }
 TRAIN_PER_LIST = 40  # training sample per inverted list (faiss warns below 39)
 
