@@ -413,7 +413,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--single", type=int, default=200, help="queries timed one by one")
     ap.add_argument("--clusters", type=int, default=3000)
-    ap.add_argument("--nlist", type=int, default=4096)
+    ap.add_argument("--nlist", type=int, default=2048)
     ap.add_argument("--big-nlist", type=int, default=2048)
     ap.add_argument("--kinds", default="flat,hnsw,ivf,ivfpq")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
