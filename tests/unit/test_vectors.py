@@ -7,8 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from assetdb.config import Settings
-from assetdb.db import Store
 from assetdb.errors import IndexMismatch, NotFound
 from assetdb.records import VectorRow, replace_vectors
 from assetdb.vectors import (
@@ -197,14 +195,6 @@ def test_save_failure_leaves_old_files(data, tmp_path, monkeypatch):
 
 
 # -- open_index against a real SQLite store -----------------------------------
-
-
-@pytest.fixture
-def store(tmp_path):
-    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    s = Store.open(settings, upgrade_schema=True)
-    yield s
-    s.close()
 
 
 def add_asset(store, path: str, vectors: np.ndarray, space: str = SPACE) -> int:
