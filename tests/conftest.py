@@ -18,7 +18,28 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+
+def _find_shared_data() -> Path:
+    """$ASSETDB_SHARED_DATA, else ../shared/data beside the checkout (or beside a parent
+    folder, for git worktrees)."""
+    env = os.environ.get("ASSETDB_SHARED_DATA")
+    if env:
+        return Path(env).resolve()
+    for d in (REPO, *REPO.parents):
+        if (d / ".." / "shared" / "data").is_dir():
+            return (d / ".." / "shared" / "data").resolve()
+    return (REPO / ".." / "shared" / "data").resolve()
+
+
+SHARED_DATA = _find_shared_data()
+
+
+def require_shared_data() -> Path:
+    """For module-level use: skip the whole module when the shared media is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared media not found at {SHARED_DATA}", allow_module_level=True)
+    return SHARED_DATA
 PG_ADMIN_URL = os.environ.get(
     "ASSETDB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -10,11 +10,11 @@ import os
 import numpy as np
 import pytest
 
-from bench.imagenet_queries import shared_data
+from tests.conftest import require_shared_data
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
-DATA = shared_data()
+DATA = require_shared_data()
 MODEL = "ViT-S-32"
 SPEC = f"clip:{MODEL}:random"
 FILES = [

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.imagenet_queries import QUERIES, load_labels, shared_data
+from bench.imagenet_queries import QUERIES, load_labels
+from tests.conftest import require_shared_data
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
-DATA = shared_data()
+DATA = require_shared_data()
 IMAGES = DATA / "images" / "imagenet-1k-samples"
 VIDEOS = {
     "vtest.avi": "pedestrians on a street",

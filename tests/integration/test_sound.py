@@ -21,11 +21,9 @@ TB = Fraction(1, 1000)
 
 
 def shared_data() -> Path:
-    here = Path(__file__).resolve().parents[2]
-    for d in (here, *here.parents):
-        if (d / ".." / "shared" / "data").is_dir():
-            return (d / ".." / "shared" / "data").resolve()
-    pytest.skip("../shared/data is not there")
+    from tests.conftest import require_shared_data
+
+    return require_shared_data()
 
 
 MEDIA = shared_data() / "media"

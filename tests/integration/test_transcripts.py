@@ -31,11 +31,9 @@ for _pkg, _why in (
 
 
 def shared_data() -> Path:
-    here = Path(__file__).resolve().parents[2]
-    for d in (here, *here.parents):
-        if (d / ".." / "shared" / "data").is_dir():
-            return (d / ".." / "shared" / "data").resolve()
-    pytest.skip("../shared/data is not there")
+    from tests.conftest import require_shared_data
+
+    return require_shared_data()
 
 
 MEDIA = shared_data() / "media"
