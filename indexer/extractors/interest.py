@@ -193,27 +193,26 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
 
 
 def decode_audio_mono(path: Path, sr: int = AUDIO_SR) -> tuple[np.ndarray, float] | None:
-    """The first audio stream as float32 mono at ``sr`` and its start time (s); None if
-    the file has no audio. Decode errors propagate (``av.error.FFmpegError``)."""
+    """The first decodable audio stream as float32 mono at ``sr`` and the container time
+    of its first sample (s); None if the file has no audio. Decoding is the sound
+    feature's (``indexer.audio``: damaged packets tolerated, t=0 at the first video frame);
+    an undecodable track raises ValueError."""
     import av
 
+    from assetdb.errors import MediaError
+    from indexer.audio import STATUS_NO_AUDIO, STATUS_UNDECODABLE, _origin_s, decode_audio
+
+    try:
+        dec = decode_audio(path, sr)
+    except MediaError as exc:
+        raise ValueError(str(exc)) from exc
+    if dec.status == STATUS_NO_AUDIO:
+        return None
+    if dec.status == STATUS_UNDECODABLE:
+        raise ValueError(dec.reason or "the audio track does not decode")
     with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
-        chunks: list[np.ndarray] = []
-        start: float | None = None
-        for frame in container.decode(stream):
-            if start is None and frame.pts is not None:
-                start = float(frame.pts * frame.time_base)
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    if not chunks:
-        return np.zeros(0, dtype=np.float32), 0.0
-    return np.concatenate(chunks).astype(np.float32), start or 0.0
+        origin = _origin_s(container)
+    return dec.samples.astype(np.float32, copy=False), origin
 
 
 def spectral_flux(y: np.ndarray, hop: int = 512, n_fft: int = 1024) -> np.ndarray:

@@ -3,7 +3,6 @@ OTIO/EDL round trips, frame accuracy, rendered MP4, CLI, bad input."""
 
 from __future__ import annotations
 
-import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -19,16 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def _shared_data() -> Path:
-    # ../shared/data from the repository root; a git worktree elsewhere falls back to
-    # $ASSETDB_SHARED_DATA or the main checkout's sibling
-    for cand in (
-        Path(__file__).resolve().parents[2] / ".." / "shared" / "data",
-        Path(os.environ.get("ASSETDB_SHARED_DATA", "/nonexistent")),
-        Path("/work/shared/data"),
-    ):
-        if cand.is_dir():
-            return cand.resolve()
-    pytest.skip("the shared test media (../shared/data) is not present")
+    from tests.conftest import require_shared_data
+
+    return require_shared_data()
 
 
 VIDEO = _shared_data() / "media" / "video"

@@ -4,7 +4,6 @@ broken audio track, the scorer with any subset of other features, the learned mo
 from __future__ import annotations
 
 import csv
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -21,14 +20,9 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _shared_data() -> Path:
-    for cand in (
-        Path(__file__).resolve().parents[2] / ".." / "shared" / "data",
-        Path(os.environ.get("ASSETDB_SHARED_DATA", "/nonexistent")),
-        Path("/work/shared/data"),
-    ):
-        if cand.is_dir():
-            return cand.resolve()
-    pytest.skip("the shared test media (../shared/data) is not present")
+    from tests.conftest import require_shared_data
+
+    return require_shared_data()
 
 
 VIDEO = _shared_data() / "media" / "video"
