@@ -222,7 +222,8 @@ def test_query_with_no_match_is_a_clear_error(hl_store, monkeypatch):
     store, ids = hl_store
     # the search module lands from another branch: stand in an empty result of its shape
     fake = types.ModuleType("assetdb.search")
-    fake.search = lambda store, q, limit=50: []
+    fake.SearchRequest = lambda **kw: types.SimpleNamespace(**kw)
+    fake.search = lambda store, req: []
     monkeypatch.setitem(sys.modules, "assetdb.search", fake)
     import assetdb
 
@@ -242,7 +243,7 @@ def test_query_with_no_match_is_a_clear_error(hl_store, monkeypatch):
                 )
             )
         ).all()
-    fake.search = lambda store, q, limit=50: [
+    fake.search = lambda store, req: [
         {"segment_id": sid, "asset_id": aid} for sid, aid in segs
     ]
     reel = highlights_for_query(store, "anything", 12.0)
