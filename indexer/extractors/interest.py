@@ -194,7 +194,9 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
 
 def decode_audio_mono(path: Path, sr: int = AUDIO_SR) -> tuple[np.ndarray, float] | None:
     """The first audio stream as float32 mono at ``sr`` and its start time (s); None if
-    the file has no audio. Decode errors propagate (``av.error.FFmpegError``)."""
+    the file has no audio. A few damaged packets are skipped (as the sound extractor's
+    decoder does: Megamind.avi has one bad AC-3 packet); when most packets fail the
+    last decode error propagates (``av.error.FFmpegError``)."""
     import av
 
     with av.open(str(path)) as container:
@@ -204,11 +206,24 @@ def decode_audio_mono(path: Path, sr: int = AUDIO_SR) -> tuple[np.ndarray, float
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
         chunks: list[np.ndarray] = []
         start: float | None = None
-        for frame in container.decode(stream):
-            if start is None and frame.pts is not None:
-                start = float(frame.pts * frame.time_base)
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
+        packets = failed = 0
+        last_error: av.error.FFmpegError | None = None
+        for packet in container.demux(stream):
+            flush = packet.size == 0  # the last, empty packet drains the decoder
+            packets += not flush
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                if not flush:
+                    failed, last_error = failed + 1, exc
+                continue
+            for frame in frames:
+                if start is None and frame.pts is not None:
+                    start = float(frame.pts * frame.time_base)
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+        if last_error is not None and failed * 2 > packets:
+            raise last_error
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     if not chunks:
