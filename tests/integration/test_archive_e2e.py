@@ -117,6 +117,8 @@ def test_assets_show_video_has_every_feature(archive: Archive) -> None:
         assert tc.match(s["tc_in"]) and tc.match(s["tc_out"]), s
         assert s["end_s"] > s["start_s"] and s["keyframes"]
     assert [s["start_s"] for s in segs] == sorted(s["start_s"] for s in segs)
+    text = archive.cli("assets", "show", str(d["id"])).stdout  # the plain-text form too
+    assert "interest\t" in text and "transcript\t" in text and "objects\t" in text
     # every feature's section is there and refers to real shots
     shots = {s["index"] for s in segs}
     assert d["objects"] and {o["shot"] for o in d["objects"]} <= shots
@@ -227,6 +229,15 @@ def test_persons_name_then_search_by_person(archive: Archive) -> None:
     hits = archive.search("Barack Obama")
     assert hits[0]["asset_id"] == obama_id, [(_name(h), h["sources"]) for h in hits[:5]]
     assert "text" in hits[0]["sources"]
+    # obama.jpg's own tags say "Barack Obama" too: a name no file carries shows that it
+    # is the person's name that is searched
+    (ident_pid,) = ident_pids
+    archive.cli("persons", "name", str(ident_pid), "Grace Hopper")
+    hits = archive.search("Grace Hopper", "--per-asset")
+    ident_assets = {_asset_id(archive, n) for n in IDENTITY_PHOTOS}
+    assert {h["asset_id"] for h in hits[:2]} == ident_assets, [
+        (_name(h), h["sources"], h["snippet"]) for h in hits[:4]]
+    assert all(h["snippet"].startswith("person:") for h in hits[:2])
 
 
 # ---------------------------------------------------------------- highlights
