@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 DETAIL_PROVIDERS: list[str] = [
     "assetdb.objects:asset_details",
     "assetdb.interest:detail_rows",
+    "assetdb.sound:asset_details",
+    "assetdb.persons:asset_details",
 ]
 
 

@@ -24,8 +24,25 @@ from assetdb.errors import QueryError
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _TERM = re.compile(r"([^\W_]+)(\*?)", re.UNICODE)
 _PHRASE = re.compile(r'"([^"]*)"')
+# The Snowball English stop list (the one PostgreSQL's 'english' configuration uses):
+# function words like "not", "what", "your" otherwise match any long text (a photo's
+# copyright notice "may not be ...") and outrank the line that says the whole query.
+# Quoted phrases keep every word.
 STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it", "its", "of", "on", "or", "that", "the", "to", "was", "were", "with", "this", "these", "those", "into", "onto", "over"]
+    [
+        "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours",
+        "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers",
+        "herself", "it", "its", "itself", "they", "them", "their", "theirs", "themselves",
+        "what", "which", "who", "whom", "this", "that", "these", "those", "am", "is", "are",
+        "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does",
+        "did", "doing", "a", "an", "the", "and", "but", "if", "or", "because", "as", "until",
+        "while", "of", "at", "by", "for", "with", "about", "against", "between", "into",
+        "through", "during", "before", "after", "above", "below", "to", "from", "up", "down",
+        "in", "out", "on", "off", "over", "under", "again", "further", "then", "once", "here",
+        "there", "when", "where", "why", "how", "all", "any", "both", "each", "few", "more",
+        "most", "other", "some", "such", "no", "nor", "not", "only", "own", "same", "so",
+        "than", "too", "very", "s", "t", "can", "will", "just", "don", "should", "now", "onto"
+    ]
 )
 MIN_PREFIX_CHARS = 2  # "a*" would match half the index
 MAX_TERMS = 32

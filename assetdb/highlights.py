@@ -603,13 +603,21 @@ def highlights_for_asset(
     return select_clips([score_asset(session, asset)], duration_s, **kw)
 
 
+# Dense sources rank every shot for any query, so "the shots a search matches" are those
+# whose fused score is at least this share of the best one (search's relative cutoff);
+# without it a reel for "cars on a road" opened on Chaplin.
+QUERY_CUTOFF = 0.5
+
+
 def highlights_for_query(
-    store: Any, query: str, duration_s: float, *, limit: int = 200, **kw: Any
+    store: Any, query: str, duration_s: float, *, limit: int = 200,
+    cutoff: float = QUERY_CUTOFF, **kw: Any
 ) -> Reel:
     """A reel across the archive from the shots a search matches."""
     from assetdb import search as search_mod  # lazy: the search module lands separately
 
-    hits = search_mod.search(store, search_mod.SearchRequest(query=query, kind="video", limit=limit))
+    hits = search_mod.search(store, search_mod.SearchRequest(
+        query=query, kind="video", limit=limit, cutoff=cutoff))
     seg_ids: set[int] = set()
     asset_ids: set[int] = set()
     for h in getattr(hits, "hits", hits):

@@ -770,6 +770,23 @@ def contact_sheet(
 # --------------------------------------------------------------------------- search
 
 
+def asset_details(session: Session, asset_id: int) -> dict[str, Any]:
+    """The ``assets show`` section (a ``DETAIL_PROVIDERS`` entry): every face found in
+    the asset, in time order, with its shot and person."""
+    rows = session.execute(
+        select(Face, Person.name)
+        .outerjoin(Person, Person.id == Face.person_id)
+        .where(Face.asset_id == asset_id)
+        .order_by(Face.t_ms, Face.id)
+    ).all()
+    return {"faces": [
+        {"face": f.id, "shot": f.segment_index, "t_s": round(f.t_ms / 1000.0, 3),
+         "person_id": f.person_id, "person": name, "size_px": f.size_px,
+         "quality": round(f.quality, 3), "low_quality": f.low_quality}
+        for f, name in rows
+    ]} if rows else {}
+
+
 def segment_ids_for_persons(session: Session, names: list[str], *, mode: str = "any") -> set[int]:
     """Segments where the named persons appear (case-insensitive names, or ids
     as ``#12``). ``mode="any"``: any of them; ``"all"``: all of them together."""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from assetdb.errors import MediaError, NotFound, QueryError
 from assetdb.records import bytes_to_vector
-from assetdb.schema import Asset, Transcript, TranscriptSegment, Vector
+from assetdb.schema import Asset, AudioTrack, Transcript, TranscriptSegment, Vector
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,26 @@ def transcript_info(session: Session, asset_id: int) -> Transcript | None:
     return session.execute(
         select(Transcript).where(Transcript.asset_id == asset_id)
     ).scalar_one_or_none()
+
+
+def asset_details(session: Session, asset_id: int) -> dict[str, Any]:
+    """The ``assets show`` section (a ``DETAIL_PROVIDERS`` entry): the audio track's
+    status and level, the transcript's status, and its timed lines."""
+    out: dict[str, Any] = {}
+    track = session.execute(
+        select(AudioTrack).where(AudioTrack.asset_id == asset_id)
+    ).scalar_one_or_none()
+    if track is not None:
+        out["audio"] = {"status": track.status, "reason": track.reason,
+                        "loudness_lufs": track.loudness_lufs, "peak_dbfs": track.peak_dbfs,
+                        "speech_ratio": track.speech_ratio}
+    info = transcript_info(session, asset_id)
+    if info is not None:
+        out["transcript_info"] = {"status": info.status, "model": info.model,
+                                  "language": info.language, "lines": info.segment_count}
+        out["transcript"] = [{"start_s": round(a, 3), "end_s": round(b, 3), "text": t}
+                             for a, b, t in transcript_rows(session, asset_id)]
+    return out
 
 
 def _tokens(text: str) -> list[str]:

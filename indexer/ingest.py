@@ -531,9 +531,14 @@ def ingest(
             if asset.state == STATE_FAILED and not catalogue:
                 continue
             needed = _needed_extractors(runs, versions, catalogue, retry_failed)
+            work = None if catalogue or not needed else _asset_work(asset, data_dir)
+            if work is not None:
+                # a stage that does not apply (no audio track, a still for the interest
+                # stage) never gets a stage row: without this every re-run re-plans it
+                needed = [n for n in needed
+                          if ext_registry.get_extractor(n, **options.get(n, {})).applies_to(work)]
             if not catalogue and not needed:
                 continue
-            work = None if catalogue else _asset_work(asset, data_dir)
             tasks.append(Task(asset.id, p, asset.content_hash or "", data_dir, catalogue, work,
                               needed, options))
         # files gone from disk under the scanned roots
