@@ -222,13 +222,39 @@ def _loudness(y: np.ndarray, sr: int) -> float | None:
 
 
 def _onset_count(env: np.ndarray, sr: int) -> int:
-    if len(env) < 3:
+    """Onsets in an onset-strength envelope, picked as librosa.onset.onset_detect does
+    (normalise, then librosa's peak_pick rule with its default windows), in numpy:
+    librosa's numba gufunc for peak_pick segfaults when it is compiled fresh (numba 0.68,
+    numpy 2.4), which a new install always does."""
+    x = np.asarray(env, dtype=np.float64).ravel()
+    n = len(x)
+    if n < 3:
         return 0
-    import librosa
-
-    # float64: librosa's numba peak_pick segfaults on float32 input (numba 0.68, numpy 2.4)
-    env = np.ascontiguousarray(env, dtype=np.float64)
-    return len(librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP))
+    x = x - x.min()
+    if x.max() > 0:
+        x = x / x.max()
+    frames_per_s = sr / HOP
+    pre_max = int(0.03 * frames_per_s)
+    post_max = int(0.00 * frames_per_s + 1)
+    pre_avg = int(0.10 * frames_per_s)
+    post_avg = int(0.10 * frames_per_s + 1)
+    wait = int(0.03 * frames_per_s)
+    delta = 0.07
+    count = 0
+    last = -np.inf
+    csum = np.concatenate([[0.0], np.cumsum(x)])
+    for i in range(n):
+        lo, hi = max(0, i - pre_max), min(n, i + post_max)
+        if x[i] != x[lo:hi].max():
+            continue
+        alo, ahi = max(0, i - pre_avg), min(n, i + post_avg)
+        if x[i] < (csum[ahi] - csum[alo]) / (ahi - alo) + delta:
+            continue
+        if i - last <= wait:
+            continue
+        count += 1
+        last = i
+    return count
 
 
 def _per_second(values: np.ndarray, frames_per_s: float, n_sec: int, fn) -> list[float]:
