@@ -68,3 +68,19 @@ def test_audio_vector_is_unit_length_and_ignores_level():
     louder = raw.copy()
     louder[0] += 40.0  # c0 is the frame energy: level alone must not move the vector
     assert np.allclose(normalise(louder), v, atol=1e-6)
+
+
+def test_onset_count_picks_isolated_peaks() -> None:
+    # librosa's peak_pick rule in numpy: clicks every 0.5 s over a low floor are onsets,
+    # a flat envelope has none
+    import numpy as np
+
+    from indexer.extractors.sound import HOP, _onset_count
+
+    sr = 16000
+    frames_per_s = sr / HOP
+    env = np.full(int(5 * frames_per_s), 0.05)
+    clicks = (np.arange(10) * 0.5 * frames_per_s).astype(int) + 3
+    env[clicks] = 1.0
+    assert _onset_count(env, sr) == 10
+    assert _onset_count(np.full(100, 0.3), sr) == 0
