@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from assetdb.config import load_settings
 from assetdb.db import Store
-from assetdb.schema import Asset, AudioSegment, AudioTrack, Segment, Vector
+from assetdb.schema import AudioSegment, AudioTrack, Segment, Vector
 from indexer.audio import decode_audio
-from indexer.work import AssetWork, SegmentRef
+from indexer.work import AssetWork
 
 TB = Fraction(1, 1000)
 
@@ -143,50 +143,15 @@ def store(tmp_path_factory):
 
 
 def add_asset(store: Store, path: Path, kind: str, spans: list[tuple[float, float]]) -> AssetWork:
-    """An asset with hand-made segments (shots for video, windows for audio)."""
+    """An asset with hand-made segments; duration and audio presence read off the file."""
     import av
+
+    from tests.storework import add_asset as add
 
     with av.open(str(path)) as c:
         duration = c.duration / 1e6 if c.duration else None
         has_audio = bool(c.streams.audio)
-    seg_kind = "shot" if kind == "video" else "window"
-    with store.session() as s:
-        asset = Asset(path=str(path), kind=kind, duration_s=duration)
-        s.add(asset)
-        s.flush()
-        refs = []
-        for i, (a, b) in enumerate(spans):
-            seg = Segment(
-                asset_id=asset.id,
-                index=i,
-                kind=seg_kind,
-                time_base_num=1,
-                time_base_den=1000,
-                start_ts=int(a * 1000),
-                end_ts=int(b * 1000),
-            )
-            s.add(seg)
-            s.flush()
-            refs.append(
-                SegmentRef(
-                    index=i,
-                    kind=seg_kind,
-                    time_base=TB,
-                    start_ts=int(a * 1000),
-                    end_ts=int(b * 1000),
-                    id=seg.id,
-                )
-            )
-        aid = asset.id
-    return AssetWork(
-        asset_id=aid,
-        path=path,
-        kind=kind,
-        data_dir=store.settings.data_dir,
-        duration_s=duration,
-        has_audio=has_audio,
-        segments=refs,
-    )
+    return add(store, path, kind, spans, duration_s=duration, has_audio=has_audio)
 
 
 def windows(path: Path, size_s: float = 10.0) -> list[tuple[float, float]]:

@@ -4,66 +4,28 @@ extractor, and a transcript written from a result made by hand (no ASR model).""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
-from assetdb.schema import Asset, AudioTrack, Segment, TextEntry, Vector
-from indexer.work import AssetWork, SegmentRef
+from assetdb.schema import AudioTrack, TextEntry, Vector
+from indexer.work import AssetWork
 
 pytestmark = pytest.mark.model  # silero-vad
 
 
 def shared_media() -> Path:
-    here = Path(__file__).resolve().parents[2]
-    for d in (here, *here.parents):
-        if (d / ".." / "shared" / "data").is_dir():
-            return (d / ".." / "shared" / "data" / "media").resolve()
-    pytest.skip("../shared/data is not there")
+    from tests.conftest import require_shared_data
+
+    return require_shared_data() / "media"
 
 
-def add(store, path: Path, spans: list[tuple[float, float]]) -> AssetWork:
-    tb = Fraction(1, 1000)
-    with store.session() as s:
-        asset = Asset(path=str(path), kind="audio", duration_s=spans[-1][1])
-        s.add(asset)
-        s.flush()
-        refs = []
-        for i, (a, b) in enumerate(spans):
-            seg = Segment(
-                asset_id=asset.id,
-                index=i,
-                kind="window",
-                time_base_num=1,
-                time_base_den=1000,
-                start_ts=int(a * 1000),
-                end_ts=int(b * 1000),
-            )
-            s.add(seg)
-            s.flush()
-            refs.append(
-                SegmentRef(
-                    index=i,
-                    kind="window",
-                    time_base=tb,
-                    start_ts=seg.start_ts,
-                    end_ts=seg.end_ts,
-                    id=seg.id,
-                )
-            )
-        aid = asset.id
-    return AssetWork(
-        asset_id=aid,
-        path=path,
-        kind="audio",
-        data_dir=store.settings.data_dir,
-        duration_s=spans[-1][1],
-        has_audio=True,
-        segments=refs,
-    )
+def add(store, path: Path, spans: list[tuple[float, float]]) -> AssetWork:  # noqa: ANN001
+    from tests.storework import add_asset
+
+    return add_asset(store, path, "audio", spans)
 
 
 def test_sound_rows_and_queries(store):

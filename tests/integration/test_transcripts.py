@@ -8,7 +8,6 @@ import importlib.util
 import itertools
 import json
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from sqlalchemy import select
 
 from assetdb.config import load_settings
 from assetdb.db import Store
-from assetdb.schema import Asset, Segment, TextEntry, Transcript, TranscriptSegment, Vector
-from indexer.work import AssetWork, SegmentRef
+from assetdb.schema import TextEntry, Transcript, TranscriptSegment, Vector
+from tests.storework import add_asset
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -88,47 +87,6 @@ def store(tmp_path_factory):
     )
     yield s
     s.close()
-
-
-def add_asset(store: Store, path: Path, kind: str, spans: list[tuple[float, float]]) -> AssetWork:
-    tb = Fraction(1, 1000)
-    with store.session() as s:
-        asset = Asset(path=str(path), kind=kind, duration_s=spans[-1][1])
-        s.add(asset)
-        s.flush()
-        refs = []
-        for i, (a, b) in enumerate(spans):
-            seg = Segment(
-                asset_id=asset.id,
-                index=i,
-                kind="shot" if kind == "video" else "window",
-                time_base_num=1,
-                time_base_den=1000,
-                start_ts=int(a * 1000),
-                end_ts=int(b * 1000),
-            )
-            s.add(seg)
-            s.flush()
-            refs.append(
-                SegmentRef(
-                    index=i,
-                    kind=seg.kind,
-                    time_base=tb,
-                    start_ts=seg.start_ts,
-                    end_ts=seg.end_ts,
-                    id=seg.id,
-                )
-            )
-        aid = asset.id
-    return AssetWork(
-        asset_id=aid,
-        path=path,
-        kind=kind,
-        data_dir=store.settings.data_dir,
-        duration_s=spans[-1][1],
-        has_audio=True,
-        segments=refs,
-    )
 
 
 @pytest.fixture(scope="module")
