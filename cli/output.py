@@ -98,14 +98,6 @@ def container(format_name: Any, path: Any = None) -> str:
     return CONTAINERS.get(names[0], names[0].upper())
 
 
-def seconds(v: Any) -> str:
-    return "" if v is None else f"{float(v):.2f} s"
-
-
-def score(v: Any) -> str:
-    return "" if v is None else f"{float(v):.3f}"
-
-
 def human_value(key: str, v: Any, row: Mapping[str, Any] | None = None) -> str:
     """A readable rendering of a known field; anything else as its text."""
     if v is None:
