@@ -18,6 +18,7 @@ persons_app = group(help="People found in the archive: list, name, merge, split.
 faces_app = group(help="Detected faces: list, move, reject, purge.")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
 
 
 def _done(as_json: bool, payload: dict[str, Any], line: str) -> None:
@@ -32,6 +33,7 @@ def persons_list(
     ctx: typer.Context,
     named: Annotated[bool, typer.Option("--named", help="Only named persons.")] = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """Persons with their face, shot and asset counts and a face thumbnail."""
     from assetdb import persons
@@ -42,7 +44,12 @@ def persons_list(
             p.as_dict()
             for p in persons.list_persons(s, st.settings.data_dir, include_unnamed=not named)
         ]
-    print_rows(rows, ["id", "name", "faces", "shots", "assets", "thumbnail"], as_json=as_json)
+    print_rows(
+        rows,
+        ["id", "name", "faces", "shots", "assets", "thumbnail"],
+        as_json=as_json,
+        as_csv=as_csv,
+    )
 
 
 @persons_app.command("show")
@@ -190,6 +197,7 @@ def faces_list(
     asset: Annotated[str | None, typer.Option("--asset", help="Asset id or path.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """Faces, optionally of one person or one asset."""
     from assetdb import persons
@@ -206,6 +214,7 @@ def faces_list(
         rows,
         ["id", "asset_id", "t_s", "person_id", "person", "assignment", "quality", "path"],
         as_json=as_json,
+        as_csv=as_csv,
     )
 
 
