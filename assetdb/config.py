@@ -57,7 +57,13 @@ class Settings:
 
     def ensure_dirs(self) -> None:
         for d in (self.data_dir, self.keyframe_dir, self.index_dir, self.model_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot use the data directory {self.data_dir}: cannot create {d}: "
+                    f"{exc.strerror or exc}"
+                ) from None
 
 
 def load_settings(data_dir: str | Path | None = None, database_url: str | None = None) -> Settings:

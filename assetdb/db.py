@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assetdb.config import Settings
-from assetdb.errors import AssetdbError, SchemaOutOfDate
+from assetdb.errors import AssetdbError, ConfigError, SchemaOutOfDate
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,41 @@ def migrations_dir() -> Path:
     raise AssetdbError("assetdb's migrations are missing from this installation")
 
 
+# Databases assetdb runs on; anything else is refused before a driver is looked for.
+BACKENDS = ("sqlite", "postgresql")
+# An unreachable server fails within this many seconds instead of hanging.
+CONNECT_TIMEOUT_S = 5
+
+
+def check_url(url: str) -> URL:
+    """The parsed URL of a database assetdb can use, else ConfigError (one line).
+    A SQLite file may be new, its folder must exist: a typo never creates folders."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"not a database URL: {url!r}; use sqlite:///PATH or postgresql://HOST/NAME"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)}; "
+            "assetdb runs on sqlite:///PATH or postgresql://HOST/NAME"
+        )
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        folder = Path(parsed.database).expanduser().absolute().parent
+        if not folder.is_dir():
+            raise ConfigError(f"cannot create the SQLite database {parsed.database}: "
+                              f"folder {folder} does not exist")
+    return parsed
+
+
 def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    parsed = check_url(url)
+    if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -48,9 +79,31 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    connect_args = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def open_engine(settings: Settings, *, create_dirs: bool = False) -> Engine:
+    """An engine on the settings' database, checked by connecting once: a bad URL, an
+    unreachable server or a file that is not a database is a ConfigError, not a traceback."""
+    if create_dirs:
+        settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except DBAPIError as exc:
+        engine.dispose()
+        where = check_url(settings.database_url).render_as_string(hide_password=True)
+        reason = str(exc.orig or exc).strip().splitlines()
+        raise ConfigError(
+            f"cannot open the database {where}: {reason[0] if reason else type(exc).__name__}"
+        ) from exc
+    return engine
 
 
 def _alembic_config(engine: Engine):
@@ -113,8 +166,7 @@ class Store:
     ) -> Store:
         """Open a catalogue. A brand-new empty database is created (``create``); an
         existing one that is behind the code is only upgraded when asked."""
-        settings.ensure_dirs()
-        engine = make_engine(settings.database_url)
+        engine = open_engine(settings, create_dirs=True)
         if upgrade_schema or (
             create and current_revision(engine) is None and not inspect(engine).get_table_names()
         ):

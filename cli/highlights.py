@@ -1,11 +1,4 @@
-"""`assetdb highlights` and `assetdb interest train|score`.
-
-Registered in cli/main.py (they use its root --data-dir / --database-url)::
-
-    from cli import highlights
-    app.command("highlights")(highlights.highlights_cmd)
-    app.add_typer(highlights.interest_app, name="interest")
-"""
+"""`assetdb highlights` and `assetdb interest show|train|score`."""
 
 from __future__ import annotations
 
@@ -17,144 +10,117 @@ from typing import Annotated
 import typer
 
 from assetdb.errors import AssetdbError
+from cli.app import given, group, store
+from cli.output import clock, message, print_json, print_line, print_rows
 
-interest_app = typer.Typer(help="Interestingness scores: default formula and the learned model.")
-
-
-def _store(ctx: typer.Context):
-    """The store of the root command's --data-dir / --database-url (cli.main's State)."""
-    root = ctx.find_root().obj
-    if root is not None and hasattr(root, "store"):
-        return root.store()
-    from assetdb.config import load_settings
-    from assetdb.db import Store
-
-    return Store.open(load_settings())
+interest_app = group(help="Interestingness scores: default formula and the learned model.")
+SHOT_COLUMNS = ["index", "start_s", "end_s", "score"]
+CLIP_COLUMNS = ["path", "start_s", "end_s", "shot", "score"]
 
 
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(1)
-
-
-def _resolve_asset_id(store, ref: str) -> int:
+def _video_id(st, ref: str) -> int:
     from assetdb.interest import load_asset
 
-    with store.session() as s:
+    with st.session() as s:
         asset = load_asset(s, ref)
         if asset.kind != "video":
             raise AssetdbError(f"{asset.path} is an {asset.kind} asset; highlights need video")
         return asset.id
 
 
+def _measure(st, aid: int) -> bool:
+    from indexer.extractors.interest import ensure_interest
+
+    return ensure_interest(st, aid)
+
+
 def highlights_cmd(
     ctx: typer.Context,
-    asset: Annotated[str | None, typer.Argument(help="path or id of a catalogued video")] = None,
-    duration: Annotated[float, typer.Option("--duration", "-d", help="reel length (s)")] = 30.0,
+    asset: Annotated[str | None, typer.Argument(help="Path, id or file name of a catalogued video.")] = None,
+    duration: Annotated[float, typer.Option("--duration", "-d", min=0.0, help="Reel length (s).")] = 30.0,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help=".otio .edl .xml .json .mp4")
     ] = None,
     query: Annotated[
-        str | None, typer.Option("--query", "-q", help="archive-wide: search query")
+        str | None, typer.Option("--query", "-q", help="Archive-wide: a search query.")
     ] = None,
-    order: Annotated[str, typer.Option("--order", help="chrono|score")] = "chrono",
-    min_clip: Annotated[float, typer.Option("--min-clip", help="shortest clip (s)")] = 1.5,
-    max_clip: Annotated[float | None, typer.Option("--max-clip", help="longest clip (s)")] = None,
-    fades: Annotated[bool, typer.Option("--fades", help="short fades at each cut")] = False,
+    order: Annotated[str | None, typer.Option("--order", help="chrono|score  [default: chrono]")] = None,
+    min_clip: Annotated[float | None, typer.Option("--min-clip", help="Shortest clip (s).")] = None,
+    max_clip: Annotated[float | None, typer.Option("--max-clip", help="Longest clip (s).")] = None,
+    fades: Annotated[bool, typer.Option("--fades", help="Short fades at each cut.")] = False,
     crossfade: Annotated[
-        float, typer.Option("--crossfade", help="dissolve length (s) between clips; 0 = cuts")
-    ] = 0.0,
-    explain: Annotated[bool, typer.Option("--explain", help="every score component")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+        float | None, typer.Option("--crossfade", help="Dissolve length (s) between clips; 0 = cuts.")
+    ] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Every score component.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> None:
     """Cut a highlight reel from one clip, or from the shots a search matches."""
+    if (asset is None) == (query is None):
+        raise typer.BadParameter("give either a PATH|ID or --query", param_hint="ASSET")
     from assetdb.highlights import highlights_for_asset, highlights_for_query
     from assetdb.timeline import write_reel
 
-    if (asset is None) == (query is None):
-        typer.echo("error: give either a PATH|ID or --query", err=True)
-        raise typer.Exit(2)
-    try:
-        store = _store(ctx)
-        kw = {
-            "min_clip_s": min_clip,
-            "max_clip_s": max_clip,
-            "order": order,
-            "fades": fades,
-            "crossfade_s": crossfade,
-        }
-        if query is not None:
-            reel = highlights_for_query(store, query, duration, **kw)
-        else:
-            from indexer.extractors.interest import ensure_interest
-
-            aid = _resolve_asset_id(store, asset)
-            if ensure_interest(store, aid):
-                typer.echo(f"measured interest signals for asset {aid}", err=True)
-            with store.session() as s:
-                reel = highlights_for_asset(s, aid, duration, **kw)
-        for w in reel.warnings:
-            typer.echo(f"warning: {w}", err=True)
-        if out is not None:
-            progress = None
-            if out.suffix.lower() == ".mp4" and sys.stderr.isatty():
-                from rich.progress import Progress
-
-                prog = Progress(transient=True)
-                prog.start()
-                task = prog.add_task("rendering", total=None)
-
-                def progress(done: int, total: int) -> None:
-                    prog.update(task, completed=done, total=total)
-
-            try:
-                write_reel(reel, out, explain=explain, progress=progress)
-            finally:
-                if progress is not None:
-                    prog.stop()
-    except AssetdbError as exc:
-        _fail(exc)
-        return
+    st = store(ctx)
+    kw = given(min_clip_s=min_clip, max_clip_s=max_clip, order=order, crossfade_s=crossfade)
+    if query is not None:
+        reel = highlights_for_query(st, query, duration, fades=fades, **kw)
+    else:
+        aid = _video_id(st, asset)
+        if _measure(st, aid):
+            message(f"measured interest signals for asset {aid}")
+        with st.session() as s:
+            reel = highlights_for_asset(s, aid, duration, fades=fades, **kw)
+    for w in reel.warnings:
+        message(f"warning: {w}")
+    if out is not None:
+        _write(reel, out, explain, write_reel)
     if as_json:
         d = reel.to_dict(explain=explain)
         if out is not None:
             d["out"] = str(out)
-        typer.echo(json.dumps(d, indent=2))
+        print_json(d)
         return
-    for c in reel.clips:
-        typer.echo(
-            f"{c.path}\t{float(c.start_s):.3f}\t{float(c.end_s):.3f}\t"
-            f"shot {c.segment_index}\t{c.score:.3f}"
-        )
+    rows = [{"path": c.path, "start_s": round(float(c.start_s), 3), "end_s": round(float(c.end_s), 3),
+             "shot": c.segment_index, "score": round(c.score, 3)} for c in reel.clips]
+    print_rows(rows, CLIP_COLUMNS)
     if explain:
         for e in reel.explain:
-            typer.echo(json.dumps(e), err=False)
-    typer.echo(
-        f"{len(reel.clips)} clips, {reel.duration_s:.3f} s" + (f" -> {out}" if out else ""),
-        err=True,
-    )
+            print_line(json.dumps(e))
+    message(f"{len(reel.clips)} clips, {clock(reel.duration_s)}" + (f" -> {out}" if out else ""))
+
+
+def _write(reel, out: Path, explain: bool, write_reel) -> None:
+    if out.suffix.lower() != ".mp4" or not sys.stderr.isatty():
+        write_reel(reel, out, explain=explain, progress=None)
+        return
+    from rich.progress import Progress
+
+    from cli.output import err_console
+
+    with Progress(console=err_console, transient=True) as prog:
+        task = prog.add_task("rendering", total=None)
+
+        def progress(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        write_reel(reel, out, explain=explain, progress=progress)
 
 
 @interest_app.command("show")
 def interest_show(
     ctx: typer.Context,
-    asset: Annotated[str, typer.Argument(help="path or id of a catalogued video")],
+    asset: Annotated[str, typer.Argument(help="Path, id or file name of a catalogued video.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
     explain: Annotated[bool, typer.Option("--explain")] = False,
 ) -> None:
     """Default (label-free) score of every shot."""
     from assetdb.interest import load_asset, score_asset
-    from indexer.extractors.interest import ensure_interest
 
-    try:
-        store = _store(ctx)
-        aid = _resolve_asset_id(store, asset)
-        ensure_interest(store, aid)
-        with store.session() as s:
-            sc = score_asset(s, load_asset(s, aid))
-    except AssetdbError as exc:
-        _fail(exc)
-        return
+    st = store(ctx)
+    aid = _video_id(st, asset)
+    _measure(st, aid)
+    with st.session() as s:
+        sc = score_asset(s, load_asset(s, aid))
     rows = [
         sh.explain()
         if explain
@@ -167,44 +133,29 @@ def interest_show(
         }
         for sh in sc.shots
     ]
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {"asset_id": aid, "features": sc.features, "audio": sc.audio_state, "shots": rows},
-                indent=2,
-            )
-        )
-    else:
-        for r in rows:
-            typer.echo(
-                json.dumps(r)
-                if explain
-                else f"{r['index']}\t{r['start_s']}\t{r['end_s']}\t{r['score']}"
-            )
+    columns = list(rows[0]) if explain and rows else SHOT_COLUMNS
+    print_rows(rows, columns, as_json=as_json, json_data={
+        "asset_id": aid, "features": sc.features, "audio": sc.audio_state, "shots": rows})
 
 
 @interest_app.command("train")
 def interest_train(
     ctx: typer.Context,
     csv_path: Annotated[Path, typer.Argument(help="CSV: asset,start,end,label|score")],
-    epochs: Annotated[int, typer.Option("--epochs")] = 300,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Training epochs.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Train the LSTM model; prints held-out MAP and the random baseline."""
     from assetdb.interest_model import train
 
-    try:
-        store = _store(ctx)
-        with store.session() as s:
-            rep = train(s, csv_path, store.settings.model_dir, epochs=epochs)
-    except AssetdbError as exc:
-        _fail(exc)
-        return
+    st = store(ctx)
+    with st.session() as s:
+        rep = train(s, csv_path, st.settings.model_dir, **given(epochs=epochs))
     d = rep.to_dict()
     if as_json:
-        typer.echo(json.dumps(d, indent=2))
+        print_json(d)
     else:
-        typer.echo(
+        print_line(
             f"{d['model_path']}\tMAP {d['map_test']:.3f} (random {d['random_baseline']:.3f}, "
             f"{d['n_train']} train / {d['n_test']} test windows, visual={d['visual_kind']})"
         )
@@ -213,25 +164,18 @@ def interest_train(
 @interest_app.command("score")
 def interest_score(
     ctx: typer.Context,
-    asset: Annotated[str, typer.Argument(help="path or id of a catalogued video")],
+    asset: Annotated[str, typer.Argument(help="Path, id or file name of a catalogued video.")],
     model: Annotated[
-        Path | None, typer.Option("--model", help="model file (default: newest)")
+        Path | None, typer.Option("--model", help="Model file (default: the newest).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Score every shot of an asset with the learned model."""
     from assetdb.interest_model import LearnedScorer, latest_model
 
-    try:
-        store = _store(ctx)
-        scorer = LearnedScorer(model or latest_model(store.settings.model_dir))
-        with store.session() as s:
-            rows = scorer.score_asset(s, asset)
-    except AssetdbError as exc:
-        _fail(exc)
-        return
-    if as_json:
-        typer.echo(json.dumps({"model": str(scorer.path), "shots": rows}, indent=2))
-    else:
-        for r in rows:
-            typer.echo(f"{r['index']}\t{r['start_s']}\t{r['end_s']}\t{r['score']}")
+    st = store(ctx)
+    scorer = LearnedScorer(model or latest_model(st.settings.model_dir))
+    with st.session() as s:
+        rows = scorer.score_asset(s, asset)
+    print_rows(rows, SHOT_COLUMNS, as_json=as_json,
+               json_data={"model": str(scorer.path), "shots": rows})

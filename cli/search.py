@@ -1,6 +1,4 @@
-"""`assetdb search` and `assetdb index rebuild|status`.
-
-Register on the main app with ``cli.search.register(app)``.
+"""`assetdb search` and `assetdb index status|rebuild`.
 
 JSON output (``--json``, stable): a list of hits, best first, each
 ``{"asset_id", "path", "kind", "segment_id", "segment_index", "start_s", "end_s",
@@ -12,63 +10,22 @@ filter. ``--csv`` and piped TSV carry the same fields, ``sources`` flattened to
 
 from __future__ import annotations
 
-import csv
-import json
-import logging
-import sys
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from assetdb.errors import AssetdbError
-
-log = logging.getLogger(__name__)
+from cli.app import given, group, resolve_device, store
+from cli.output import message, print_json, print_line, print_record, print_rows
 
 FIELDS = ["score", "path", "kind", "asset_id", "segment_id", "segment_index", "start_s", "end_s",
           "tc_in", "tc_out", "thumbnail", "snippet"]
 SOURCES = ["visual", "like", "text", "transcript", "sound"]
+TABLE = ["#", "score", "path", "in", "out", "kind", "seg"]
 
-index_app = typer.Typer(help="Vector index: status and rebuild (switch model).", no_args_is_help=True)
-
-
-def _fail(exc: BaseException) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
-
-
-def _store(ctx: typer.Context):
-    """The store from the main app's context (``ctx.obj``), else from settings."""
-    from assetdb.config import load_settings
-    from assetdb.db import Store
-
-    obj = ctx.obj
-    store = None
-    if isinstance(obj, dict):
-        store = obj.get("store")
-        settings = obj.get("settings")
-    else:
-        store = getattr(obj, "store", None)
-        settings = getattr(obj, "settings", None)
-    if store is not None:
-        return store() if callable(store) else store
-    return Store.open(settings or load_settings())
-
-
-def _device(ctx: typer.Context, device: str | None) -> str:
-    obj = ctx.obj
-    dev = device or (obj.get("device") if isinstance(obj, dict) else getattr(obj, "device", None))
-    if dev and dev != "auto":
-        return dev
-    try:
-        import torch
-
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        dev = "cpu"
-    log.info("device: %s", dev)
-    return dev
+index_app = group(help="Vector index: status and rebuild (switch model).")
 
 
 def _parse_time(value: str | None, flag: str) -> datetime | None:
@@ -89,43 +46,27 @@ def _row(hit: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _print_table(hits: list[dict[str, Any]], explain: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    for col in ("#", "score", "path", "in", "out", "kind", "seg"):
-        table.add_column(col, overflow="fold")
-    if explain:
-        table.add_column("why", overflow="fold")
-    table.add_column("snippet", overflow="fold")
-    for i, h in enumerate(hits, 1):
-        cells = [str(i), f"{h['score']:.4f}", h["path"], h["tc_in"], h["tc_out"], h["kind"],
-                 str(h["segment_id"])]
-        if explain:
-            cells.append(" ".join(
-                f"{n}#{s['rank']}({s['score']:.3f})+{s['contribution']:.4f}"
-                for n, s in h["sources"].items()
-            ))
-        cells.append(h.get("snippet") or "")
-        table.add_row(*cells)
-    Console().print(table)
+def _table_row(i: int, h: dict[str, Any]) -> dict[str, Any]:
+    why = " ".join(f"{n}#{s['rank']}({s['score']:.3f})+{s['contribution']:.4f}"
+                   for n, s in h["sources"].items())
+    return {"#": i, "score": f"{h['score']:.4f}", "path": h["path"], "in": h["tc_in"],
+            "out": h["tc_out"], "kind": h["kind"], "seg": h["segment_id"], "why": why,
+            "snippet": h.get("snippet") or ""}
 
 
 def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool) -> None:
+    from cli.output import is_terminal
+
     if as_json:
-        typer.echo(json.dumps(hits, indent=2, ensure_ascii=False))
-        return
-    rows = [_row(h) for h in hits]
-    cols = FIELDS + [f"{n}_{x}" for n in SOURCES for x in ("rank", "score")]
-    if as_csv or not sys.stdout.isatty():
-        w = csv.DictWriter(sys.stdout, fieldnames=cols, delimiter="," if as_csv else "\t",
-                           lineterminator="\n", extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-        return
-    _print_table(hits, explain)
+        print_json(hits)
+    elif as_csv or not is_terminal():
+        cols = FIELDS + [f"{n}_{x}" for n in SOURCES for x in ("rank", "score")]
+        print_rows([_row(h) for h in hits], cols, as_csv=as_csv)
+    elif hits:
+        cols = TABLE + (["why"] if explain else []) + ["snippet"]
+        print_rows([_table_row(i, h) for i, h in enumerate(hits, 1)], cols)
+    if not hits:
+        message("no matches")
 
 
 def search_command(
@@ -139,11 +80,14 @@ def search_command(
     before: Annotated[str | None, typer.Option(help="Created before (ISO date).")] = None,
     min_duration: Annotated[float | None, typer.Option(help="Shortest shot, seconds.")] = None,
     max_duration: Annotated[float | None, typer.Option(help="Longest shot, seconds.")] = None,
-    limit: Annotated[int, typer.Option(help="Number of hits.")] = 20,
+    limit: Annotated[int | None, typer.Option(min=1, help="Number of hits.")] = None,
     per_asset: Annotated[bool, typer.Option("--per-asset", help="Best shot per file only.")] = False,
-    cutoff: Annotated[float | None, typer.Option(help="Keep hits scoring >= this fraction of the best.")] = None,
-    person: Annotated[list[str] | None, typer.Option("--person", help="Shots with this person (repeatable).")] = None,
-    obj: Annotated[list[str] | None, typer.Option("--object", help="Shots with this object (repeatable).")] = None,
+    cutoff: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Keep hits scoring >= this fraction of the best.")] = None,
+    person: Annotated[list[str] | None, typer.Option(
+        "--person", help="Shots with this person; repeated: shots with ALL of them.")] = None,
+    obj: Annotated[list[str] | None, typer.Option(
+        "--object", help="Shots with this object; repeated: shots with ALL of them.")] = None,
     sounds_like: Annotated[Path | None, typer.Option("--sounds-like", help="Segments that sound like this file.")] = None,
     sounds_like_shot: Annotated[int | None, typer.Option("--sounds-like-shot", help="Sound like this segment id.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show each source's rank and share.")] = False,
@@ -151,22 +95,30 @@ def search_command(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
 ) -> None:
-    """Search shots, stills and sounds by words, example image or example sound."""
+    """Search shots, stills and sounds by words, example image or example sound.
+
+    Filters combine with AND: --person A --person B finds shots with both A and B."""
+    persons, objects = list(person or []), list(obj or [])
+    ranking = (query and query.strip()) or like or like_shot is not None or sounds_like \
+        or sounds_like_shot is not None
+    filters = kind or path or after or before or min_duration is not None \
+        or max_duration is not None or persons or objects
+    # checked before the store and any model are loaded (the library checks the rest)
+    if not ranking and not filters:
+        raise typer.BadParameter("nothing to search for: give a query, --like, --like-shot, "
+                                 "--sounds-like or a filter", param_hint="QUERY")
     from assetdb.search import SearchRequest, search
 
     req = SearchRequest(
         query=query, like_image=like, like_shot=like_shot, kind=kind, path=path,
         after=_parse_time(after, "--after"), before=_parse_time(before, "--before"),
-        min_duration=min_duration, max_duration=max_duration, limit=limit, per_asset=per_asset,
-        cutoff=cutoff, persons=list(person or []), objects=list(obj or []),
-        sounds_like=sounds_like, sounds_like_shot=sounds_like_shot, explain=explain,
+        min_duration=min_duration, max_duration=max_duration, per_asset=per_asset,
+        cutoff=cutoff, persons=persons, objects=objects, sounds_like=sounds_like,
+        sounds_like_shot=sounds_like_shot, explain=explain, **given(limit=limit),
     )
-    try:
-        store = _store(ctx)
-        req.device = _device(ctx, device)
-        hits = [h.to_dict() for h in search(store, req)]
-    except AssetdbError as exc:
-        raise _fail(exc) from None
+    st = store(ctx)
+    req.device = resolve_device(device)
+    hits = [h.to_dict() for h in search(st, req)]
     _emit(hits, as_json, as_csv, explain)
 
 
@@ -178,19 +130,18 @@ def index_status_command(
     """The vector spaces in the database, the visual model and their index files."""
     from assetdb.search import index_status
 
-    try:
-        st = index_status(_store(ctx))
-    except AssetdbError as exc:
-        raise _fail(exc) from None
+    st = index_status(store(ctx))
     if as_json:
-        typer.echo(json.dumps(st, indent=2))
+        print_json(st)
         return
     vm = st["visual_model"]
-    typer.echo(f"visual model\t{vm['spec'] if vm else '-'}\t{vm['space'] if vm else '-'}")
-    for e in st["spaces"]:
-        typer.echo(f"{e['space']}\t{e['vectors']} vectors\t{e['dim']}-d\t"
-                   f"{e.get('index_kind') or 'no index'}\t"
-                   f"{'in step' if e.get('index_in_step') else 'needs sync'}")
+    rows = [{"space": e["space"], "vectors": e["vectors"], "dim": e["dim"],
+             "index": e.get("index_kind") or "no index",
+             "state": "in step" if e.get("index_in_step") else "needs sync"}
+            for e in st["spaces"]]
+    print_record([("visual model", vm["spec"] if vm else "-"),
+                  ("visual space", vm["space"] if vm else "-")])
+    print_rows(rows, ["space", "vectors", "dim", "index", "state"])
 
 
 @index_app.command("rebuild")
@@ -203,47 +154,26 @@ def index_rebuild_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON report on stdout.")] = False,
 ) -> None:
     """Re-embed every keyframe (optionally with another model) and rebuild the index."""
-    from dataclasses import asdict
-
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from assetdb.reindex import rebuild_visual
     from assetdb.spaces import parse_model
+    from cli.output import err_console
 
-    try:
-        if model:
-            parse_model(model)  # a bad spec fails before any progress output
-        store = _store(ctx)
-        dev = _device(ctx, device)
-        with Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-        ) as bar:
-            task = bar.add_task("embedding keyframes", total=None)
+    if model:
+        parse_model(model)  # a bad spec fails before any progress output
+    st = store(ctx)
+    dev = resolve_device(device)
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task("embedding keyframes", total=None)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-            report = rebuild_visual(store, model, device=dev, progress=progress)
-    except AssetdbError as exc:
-        raise _fail(exc) from None
+        report = rebuild_visual(st, model, device=dev, progress=progress)
     if as_json:
-        typer.echo(json.dumps(asdict(report), indent=2))
+        print_json(asdict(report))
     else:
-        typer.echo(f"{report.keyframes} keyframes of {report.assets} assets -> {report.space} "
+        print_line(f"{report.keyframes} keyframes of {report.assets} assets -> {report.space} "
                    f"({report.index_kind or 'no'} index) in {report.seconds:.1f} s")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``search`` and the ``index`` group to the main app."""
-    app.command("search")(search_command)
-    app.add_typer(index_app, name="index")
-
-
-# A standalone app (tests, and `python -m cli.search`).
-app = typer.Typer(no_args_is_help=True, add_completion=False)
-register(app)
-
-if __name__ == "__main__":  # pragma: no cover
-    app()
