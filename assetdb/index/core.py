@@ -21,134 +21,42 @@ at most ``train_size`` of them); :meth:`VectorIndex.add` then only assigns and
 encodes, so build from a representative first batch. ``open_index`` rebuilds from
 SQL whenever the size crosses an ``auto`` threshold.
 
-Files: ``<index_dir>/<slug of space>.faiss`` plus a sidecar ``.json`` recording the
-space, dimension, metric, kind, parameters, id statistics and the database id;
-:meth:`VectorIndex.load` refuses an index whose sidecar does not match.
-
-faiss is imported inside functions so that ``import assetdb`` stays light.
+Saving and loading are in :mod:`assetdb.index.persist`; keeping an index in step with
+SQL in :mod:`assetdb.index.sql`. faiss is imported inside functions so that
+``import assetdb`` stays light.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
-import os
-import re
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, literal, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from assetdb.errors import IndexMismatch, NotFound
-from assetdb.records import bytes_to_vector
+from assetdb.errors import IndexMismatch
+from assetdb.index.params import (
+    COMPACT_FRACTION,
+    DEFAULTS,
+    GPU_MAX_K,
+    KINDS,
+    TRAIN_PER_LIST,
+    IdStats,
+    Refine,
+    as_ids,
+    auto_kind,
+    default_nlist,
+    normalise,
+)
+from assetdb.index.persist import Persistent
 
 log = logging.getLogger(__name__)
-
-KINDS = ("flat", "hnsw", "ivf", "ivfpq")
-METRIC = "inner_product"
-FORMAT_VERSION = 1
-
-# auto_kind thresholds (vectors). Flat costs ~0.1 ms per 1k vectors per query on
-# 2 cores (numpy/BLAS scan), so it stays under ~5 ms up to 50k. HNSW keeps full
-# float32 vectors plus ~2*M*4 bytes of graph per vector in RAM (~2.3 KB at 512-d),
-# fine up to a few million; beyond that ivfpq keeps ~72 bytes per vector in RAM.
-FLAT_MAX = 50_000
-HNSW_MAX = 2_000_000
-
-COMPACT_FRACTION = 0.1  # hnsw: rebuild once tombstones exceed this share
-GPU_MAX_K = 2048  # FAISS GPU indexes return at most this many neighbours
-CHUNK_ROWS = 20_000  # rows per chunk read from SQL
-IN_CHUNK = 900  # ids per IN (...) clause (SQLite variable limits)
-
-# Defaults measured with bench/search.py (clustered 512-d vectors, 2 shared cores; see
-# notes/vectors.md). At 1M: hnsw efSearch 128 recall@10 0.949 at 0.31 ms p50 (64: 0.937);
-# ivf 2048 lists nprobe 16 recall 1.000 at 1.3 ms; ivfpq 2048 lists PQ64x8 nprobe 16 with
-# 100 candidates re-ranked recall 0.993 at 0.56 ms (2M, re-ranked from disk: 0.983, 1 ms);
-# at 10M 100 candidates give 0.914 and 200 give 0.964 (4 ms), hence k_factor 20.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "flat": {},
-    "hnsw": {"M": 32, "efConstruction": 40, "efSearch": 128},
-    "ivf": {"nlist": None, "nprobe": 16},
-    "ivfpq": {"nlist": None, "nprobe": 16, "m": 64, "nbits": 8, "k_factor": 20},
-}
-TRAIN_PER_LIST = 40  # training sample per inverted list (faiss warns below 39)
-
-Refine = Callable[[np.ndarray], np.ndarray]
-
-
-def auto_kind(n: int) -> str:
-    if n <= FLAT_MAX:
-        return "flat"
-    if n <= HNSW_MAX:
-        return "hnsw"
-    return "ivfpq"
-
-
-def default_nlist(n: int) -> int:
-    """~2*sqrt(n) inverted lists (2048 at 1M, as measured), a power of two, with at
-    least 39 training points each."""
-    if n <= 0:
-        return 1
-    nlist = 2 ** round(math.log2(max(1.0, 2 * math.sqrt(n))))
-    return int(max(1, min(nlist, 65536, n // 39)))
-
-
-def normalise(x: np.ndarray, dim: int | None = None) -> np.ndarray:
-    """A C-contiguous float32 copy of ``x`` (2-d) with unit rows (zero rows stay zero)."""
-    a = np.array(x, dtype=np.float32, copy=True, order="C")
-    if a.ndim == 1:
-        a = a[None, :]
-    if a.ndim != 2:
-        raise IndexMismatch(f"vectors must be a 2-d array, got shape {a.shape}")
-    if dim is not None and a.shape[1] != dim:
-        raise IndexMismatch(f"vectors have dimension {a.shape[1]}, the index has {dim}")
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    np.divide(a, norms, out=a, where=norms > 0)
-    return a
-
-
-def _as_ids(ids: Any) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).ravel())
-
-
-# id statistics: a cheap fingerprint of an id set, computed alike in numpy and SQL
-_HASH_MUL = 2654435761
-_HASH_MOD = 4294967311
-
-
-@dataclass(frozen=True)
-class IdStats:
-    count: int
-    max_id: int
-    id_sum: int
-    id_hash: int
-
-    @classmethod
-    def of(cls, ids: np.ndarray) -> IdStats:
-        ids = _as_ids(ids)
-        if ids.size == 0:
-            return cls(0, -1, 0, 0)
-        return cls(
-            count=int(ids.size),
-            max_id=int(ids.max()),
-            id_sum=int(ids.sum(dtype=np.int64)),
-            id_hash=int(((ids * _HASH_MUL) % _HASH_MOD).sum(dtype=np.int64)),
-        )
 
 
 # ---------------------------------------------------------------------------
 # The index
 
 
-class VectorIndex:
+class VectorIndex(Persistent):
     """A FAISS index of one vector space whose ids are SQL primary keys."""
 
     def __init__(
@@ -172,7 +80,7 @@ class VectorIndex:
         self.db_id = db_id
         self.device = device
         self.refine = refine
-        self._tombstones = _as_ids(tombstones) if tombstones is not None else np.empty(0, np.int64)
+        self._tombstones = as_ids(tombstones) if tombstones is not None else np.empty(0, np.int64)
         self._gpu: Any = None
         self._gpu_stale = True
         self._warned_no_refine = False
@@ -200,7 +108,7 @@ class VectorIndex:
         override :data:`DEFAULTS` (``nlist``, ``nprobe``, ``M``, ``efConstruction``,
         ``efSearch``, ``m``, ``nbits``, ``k_factor``, ``train_size``)."""
         x = normalise(vectors)
-        ids = _as_ids(ids)
+        ids = as_ids(ids)
         if ids.size != x.shape[0]:
             raise IndexMismatch(f"{ids.size} ids for {x.shape[0]} vectors")
         n, dim = x.shape
@@ -327,7 +235,7 @@ class VectorIndex:
     def add(self, ids: Any, vectors: Any) -> None:
         """Add vectors under new ids. Ids must not be in the index already (remove
         them first): checking would cost a scan of the index per call."""
-        ids = _as_ids(ids)
+        ids = as_ids(ids)
         x = normalise(vectors, self.dim)
         if ids.size != x.shape[0]:
             raise IndexMismatch(f"{ids.size} ids for {x.shape[0]} vectors")
@@ -344,7 +252,7 @@ class VectorIndex:
         """Remove ids (missing ones are ignored); returns how many were removed."""
         import faiss
 
-        ids = np.unique(_as_ids(ids))
+        ids = np.unique(as_ids(ids))
         if ids.size == 0:
             return 0
         if self.kind == "hnsw":
@@ -535,375 +443,3 @@ class VectorIndex:
             faiss.GpuParameterSpace().set_index_parameter(
                 self._gpu, "nprobe", int(self.params["nprobe"])
             )
-
-    # -- persistence --------------------------------------------------------
-
-    def sidecar(self) -> dict[str, Any]:
-        import faiss
-
-        st = self.id_stats()
-        return {
-            "format": FORMAT_VERSION,
-            "space": self.space,
-            "dim": self.dim,
-            "metric": METRIC,
-            "kind": self.kind,
-            "params": self.params,
-            "count": st.count,
-            "max_id": st.max_id,
-            "id_sum": st.id_sum,
-            "id_hash": st.id_hash,
-            "stored": int(self._index.ntotal),
-            "tombstones": self._tombstones.tolist(),
-            "db_id": self.db_id,
-            "faiss_version": faiss.__version__,
-        }
-
-    def save(self, path: str | Path) -> None:
-        """Write the index and its sidecar atomically (temp files + os.replace)."""
-        import faiss
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        side = sidecar_path(path)
-        tmp_index = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp_side = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-        try:
-            faiss.write_index(self._index, str(tmp_index))  # always the CPU index
-            tmp_side.write_text(json.dumps(self.sidecar(), indent=1))
-            os.replace(tmp_index, path)
-            os.replace(tmp_side, side)
-        finally:
-            for t in (tmp_index, tmp_side):
-                t.unlink(missing_ok=True)
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        *,
-        space: str,
-        dim: int | None = None,
-        db_id: str | None = None,
-        device: str = "cpu",
-        refine: Refine | None = None,
-    ) -> VectorIndex:
-        """Load an index saved by :meth:`save`; raises IndexMismatch when its sidecar
-        names another space, dimension or database, or does not match the file."""
-        import faiss
-
-        path = Path(path)
-        side = sidecar_path(path)
-        if not path.is_file():
-            raise NotFound(f"no vector index at {path}")
-        try:
-            meta = json.loads(side.read_text())
-        except (OSError, ValueError) as exc:
-            raise IndexMismatch(
-                f"the index {path} has no readable sidecar {side.name}: {exc}"
-            ) from exc
-        if meta.get("format") != FORMAT_VERSION or meta.get("metric") != METRIC:
-            raise IndexMismatch(f"the index {path} has an unknown format or metric; rebuild it")
-        if meta.get("space") != space:
-            raise IndexMismatch(
-                f"the index {path} holds vectors of {meta.get('space')!r}, not {space!r}; "
-                f"mixing models is refused (rebuild the index for {space!r})"
-            )
-        if dim is not None and meta.get("dim") != dim:
-            raise IndexMismatch(
-                f"the index {path} has dimension {meta.get('dim')}, the vectors have {dim}"
-            )
-        if db_id is not None and meta.get("db_id") != db_id:
-            raise IndexMismatch(
-                f"the index {path} belongs to database {meta.get('db_id')}, not {db_id}"
-            )
-        if meta.get("kind") not in KINDS:
-            raise IndexMismatch(f"the index {path} has an unknown kind {meta.get('kind')!r}")
-        try:
-            index = faiss.read_index(str(path))
-        except RuntimeError as exc:
-            raise IndexMismatch(f"cannot read the index {path}: {exc}") from exc
-        if index.d != meta["dim"] or index.ntotal != meta.get("stored"):
-            raise IndexMismatch(
-                f"the index {path} ({index.ntotal} vectors, dimension {index.d}) does not match "
-                f"its sidecar ({meta.get('stored')} vectors, dimension {meta['dim']})"
-            )
-        loaded = cls(
-            index,
-            space=space,
-            dim=int(meta["dim"]),
-            kind=meta["kind"],
-            params=meta["params"],
-            db_id=meta.get("db_id"),
-            device=device,
-            refine=refine,
-            tombstones=np.asarray(meta.get("tombstones", []), np.int64),
-        )
-        loaded.saved_stats = IdStats(
-            int(meta["count"]), int(meta["max_id"]), int(meta["id_sum"]), int(meta["id_hash"])
-        )
-        return loaded
-
-
-def sidecar_path(path: Path) -> Path:
-    return Path(path).with_suffix(".json")
-
-
-def memmap_refine(path: str | Path, dim: int) -> Refine:
-    """A refine source over a float32 (n, dim) file whose row numbers are the ids."""
-    mm = np.memmap(path, dtype=np.float32, mode="r").reshape(-1, dim)
-
-    def fetch(ids: np.ndarray) -> np.ndarray:
-        return np.asarray(mm[np.asarray(ids, dtype=np.int64)])
-
-    return fetch
-
-
-# ---------------------------------------------------------------------------
-# SQL sources
-
-
-@dataclass(frozen=True)
-class VectorSource:
-    """Where the vectors of one index live in SQL: a table's id and vector columns,
-    optionally filtered (e.g. ``Vector.space == space``). ``decode`` turns one
-    stored value into a float32 vector (default: float32 little-endian bytes)."""
-
-    name: str
-    id_col: Any
-    vector_col: Any
-    where: Any = None
-    decode: Callable[[Any], np.ndarray] = bytes_to_vector
-
-    def _filtered(self, stmt: Any) -> Any:
-        return stmt if self.where is None else stmt.where(self.where)
-
-    def stats(self, session: Session) -> IdStats:
-        ic = self.id_col
-        row = session.execute(
-            self._filtered(
-                select(
-                    func.count(ic),
-                    func.max(ic),
-                    func.sum(ic),
-                    func.sum((ic * literal(_HASH_MUL)) % literal(_HASH_MOD)),
-                )
-            )
-        ).one()
-        count = int(row[0] or 0)
-        if count == 0:
-            return IdStats(0, -1, 0, 0)
-        return IdStats(count, int(row[1]), int(row[2]), int(row[3]))
-
-    def ids(self, session: Session) -> np.ndarray:
-        rows = session.execute(self._filtered(select(self.id_col).order_by(self.id_col)))
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
-
-    def dim(self, session: Session) -> int | None:
-        row = session.execute(self._filtered(select(self.vector_col)).limit(1)).first()
-        return None if row is None else int(self.decode(row[0]).shape[0])
-
-    def iter_rows(
-        self, session: Session, *, ids: np.ndarray | None = None, chunk: int = CHUNK_ROWS
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, vectors) chunks in id order: all rows, or only those of ``ids``."""
-        if ids is not None:
-            ids = np.unique(_as_ids(ids))
-            for start in range(0, ids.size, chunk):
-                part = ids[start : start + chunk]
-                got = self.fetch_rows(session, part)
-                if got[0].size:
-                    yield got
-            return
-        last = None
-        while True:
-            stmt = self._filtered(select(self.id_col, self.vector_col))
-            if last is not None:
-                stmt = stmt.where(self.id_col > last)
-            rows = session.execute(stmt.order_by(self.id_col).limit(chunk)).all()
-            if not rows:
-                return
-            yield self._decode_rows(rows)
-            last = rows[-1][0]
-
-    def fetch_rows(self, session: Session, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = []
-        for start in range(0, len(ids), IN_CHUNK):
-            part = [int(i) for i in ids[start : start + IN_CHUNK]]
-            rows += session.execute(
-                self._filtered(select(self.id_col, self.vector_col).where(self.id_col.in_(part)))
-            ).all()
-        rows.sort(key=lambda r: r[0])
-        return self._decode_rows(rows)
-
-    def _decode_rows(self, rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        if not rows:
-            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = [self.decode(r[1]) for r in rows]
-        if len({v.shape[0] for v in vecs}) != 1:
-            raise IndexMismatch(f"{self.name}: stored vectors have different dimensions")
-        return ids, np.stack(vecs).astype(np.float32, copy=False)
-
-
-def vectors_source(space: str) -> VectorSource:
-    """The rows of the ``vectors`` table in ``space``."""
-    from assetdb.schema import Vector
-
-    return VectorSource(
-        name=space, id_col=Vector.id, vector_col=Vector.data, where=Vector.space == space
-    )
-
-
-def sql_refine(store: Any, source: VectorSource) -> Refine:
-    """A refine callable reading full vectors of candidate ids from SQL."""
-
-    def fetch(ids: np.ndarray) -> np.ndarray:
-        ids = _as_ids(ids)
-        with store.session() as s:
-            got_ids, vecs = source.fetch_rows(s, ids)
-        if got_ids.size != ids.size:  # a row deleted since the index was synced
-            out = np.zeros((ids.size, vecs.shape[1] if vecs.size else 1), np.float32)
-            pos = np.searchsorted(ids, got_ids)
-            out[pos] = vecs
-            return out
-        return vecs  # sorted by id, like the (unique, sorted) ids asked for
-
-    return fetch
-
-
-# ---------------------------------------------------------------------------
-# Store integration
-
-
-def index_path(store: Any, name: str) -> Path:
-    """The index file of a space: a readable slug plus a short hash (slugs can collide)."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:80] or "index"
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return Path(store.settings.index_dir) / f"{slug}-{digest}.faiss"
-
-
-def db_id(store: Any) -> str:
-    """This database's id (``meta`` key "db_id"), created on first use."""
-    from assetdb.schema import Meta
-
-    with store.session() as s:
-        row = s.get(Meta, "db_id")
-        if row is not None:
-            return str(row.value)
-    new = uuid.uuid4().hex
-    try:
-        with store.session() as s:
-            s.add(Meta(key="db_id", value=new))
-    except IntegrityError:  # another process made it first
-        pass
-    with store.session() as s:
-        return str(s.get(Meta, "db_id").value)
-
-
-def rebuild_index(
-    store: Any,
-    space: str,
-    *,
-    source: VectorSource | None = None,
-    kind: str = "auto",
-    device: str = "cpu",
-    progress: Callable[[int, int], None] | None = None,
-    **params: Any,
-) -> VectorIndex:
-    """Build the index of ``space`` from its SQL rows, save it and return it.
-    ``progress(done, total)`` is called after each chunk."""
-    source = source or vectors_source(space)
-    with store.session() as s:
-        total = source.stats(s).count
-        dim = source.dim(s)
-    if total == 0 or dim is None:
-        raise NotFound(f"no vectors in {source.name!r}; index some media first")
-    dbid = db_id(store)
-    index = VectorIndex.empty(
-        dim, space=space, kind=kind, n_hint=total, device=device, db_id=dbid, **params
-    )
-    if index.kind == "ivfpq":
-        index.refine = sql_refine(store, source)
-    done = 0
-    pending: list[tuple[np.ndarray, np.ndarray]] = []
-    with store.session() as s:
-        for ids, vecs in source.iter_rows(s):
-            if not index._index.is_trained:
-                # IVF: hold chunks until the training sample is complete, train, then add
-                pending.append((ids, vecs))
-                held = sum(p[0].size for p in pending)
-                if held < min(total, index.train_size()):
-                    continue
-                index.train(normalise(np.concatenate([p[1] for p in pending])))
-                batch, pending = pending, []
-            else:
-                batch = [(ids, vecs)]
-            for b_ids, b_vecs in batch:
-                index.add(b_ids, b_vecs)
-                done += b_ids.size
-                if progress is not None:
-                    progress(done, total)
-    index.save(index_path(store, space))
-    log.info("built %s index of %s: %d vectors", index.kind, space, index.ntotal)
-    return index
-
-
-def open_index(
-    store: Any,
-    space: str,
-    *,
-    source: VectorSource | None = None,
-    kind: str = "auto",
-    device: str = "cpu",
-) -> VectorIndex:
-    """The index of ``space``, in step with its SQL rows.
-
-    Loads the saved index and compares id statistics (count, max id, id checksum)
-    with SQL; on a difference adds the missing rows and removes the deleted ones
-    incrementally, then saves. Rebuilds when the sidecar does not match (other
-    model, dimension or database), when ``kind`` asks for another kind, or when
-    ``auto`` would now pick another kind for the size. Raises NotFound when the
-    space has no vectors."""
-    source = source or vectors_source(space)
-    path = index_path(store, space)
-    with store.session() as s:
-        sql = source.stats(s)
-        dim = source.dim(s)
-    if sql.count == 0 or dim is None:
-        raise NotFound(f"no vectors in {source.name!r}; index some media first")
-    dbid = db_id(store)
-    refine = sql_refine(store, source)
-    try:
-        index = VectorIndex.load(
-            path, space=space, dim=dim, db_id=dbid, device=device, refine=refine
-        )
-    except NotFound:
-        log.info("no index for %s yet; building it", space)
-        return rebuild_index(store, space, source=source, kind=kind, device=device)
-    except IndexMismatch as exc:
-        log.warning("%s; rebuilding", exc)
-        return rebuild_index(store, space, source=source, kind=kind, device=device)
-    wanted = auto_kind(sql.count) if kind == "auto" else kind
-    if index.kind != wanted:
-        log.info(
-            "%s index of %s: %d vectors now call for %s; rebuilding",
-            index.kind,
-            space,
-            sql.count,
-            wanted,
-        )
-        return rebuild_index(store, space, source=source, kind=kind, device=device)
-    if index.saved_stats == sql:  # the sidecar's stats describe the file (load checked it)
-        return index
-    with store.session() as s:
-        sql_ids = source.ids(s)
-        have = index.ids()
-        deleted = np.setdiff1d(have, sql_ids, assume_unique=True)
-        missing = np.setdiff1d(sql_ids, have, assume_unique=True)
-        index.remove(deleted)
-        for ids, vecs in source.iter_rows(s, ids=missing):
-            index.add(ids, vecs)
-    log.info("synced index of %s: +%d -%d vectors", space, missing.size, deleted.size)
-    index.save(path)
-    return index
