@@ -9,7 +9,7 @@ import pytest
 
 from assetdb.errors import IndexMismatch, NotFound
 from assetdb.records import VectorRow, replace_vectors
-from assetdb.vectors import (
+from assetdb.index import (
     VectorIndex,
     VectorSource,
     db_id,
@@ -113,7 +113,7 @@ def test_import_assetdb_does_not_load_faiss():
     import subprocess
     import sys
 
-    code = "import sys, assetdb, assetdb.vectors; print('faiss' in sys.modules)"
+    code = "import sys, assetdb, assetdb.index; print('faiss' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
