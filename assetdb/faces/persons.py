@@ -1,371 +1,34 @@
-"""Persons: faces grouped by identity, and what users do with them.
-
-Clustering runs on the stored embeddings (``assetdb.clustering``):
-``assign_new_faces`` at ingest (Immich's core-point rule: a new face with enough
-close neighbours joins the person of its nearest assigned neighbour, or starts
-a person; other faces wait until they have enough neighbours or join as
-border faces) and ``recluster`` over everything. Users' decisions win:
-faces they assigned (``assignment == "user"``) and every face of a named or
-user-made person stay put, rejections ("not this person") are never undone,
-and two faces of one frame never end up in one person.
-
-Person names are written as ``texts`` rows with source ``"person"`` on the
-segments where the person appears, so free-text search finds them.
-"""
+"""Persons and faces as users manage them: list, name, merge, split, delete, move a
+face, reject a face ("not this person"), purge everything; the ``assets show`` section
+and the search filter by person. Users' decisions win over clustering (see
+:mod:`assetdb.faces`)."""
 
 from __future__ import annotations
 
 import logging
 import shutil
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from assetdb.clustering import (
-    EPS,
-    EPS_SAME_ASSET,
-    MIN_SAMPLES,
-    Constraints,
-    assign_incremental,
-    cluster,
-)
+from assetdb.catalogue import resolve_asset
 from assetdb.errors import NotFound, QueryError
-from assetdb.records import TextRow, bytes_to_vector, replace_texts, vector_to_bytes
-from assetdb.schema import Asset, Face, FaceRejection, Person, Segment, TextEntry
-from assetdb.schema.faces import ASSIGNED_AUTO, ASSIGNED_USER, FACE_DIM
+from assetdb.faces.store import (
+    TEXT_SOURCE,
+    assets_of_persons,
+    drop_empty_persons,
+    refresh_texts,
+    refresh_texts_for_persons,
+    update_representatives,
+)
+from assetdb.schema import Asset, Face, FaceRejection, Person, TextEntry
+from assetdb.schema.faces import ASSIGNED_USER
 
 log = logging.getLogger(__name__)
-
-TEXT_SOURCE = "person"
-CONTACT_SHEET_COLS = 8
-CONTACT_SHEET_CELL_PX = 128
-CONTACT_SHEET_MAX = 64
-
-
-# --------------------------------------------------------------------------- storing
-
-
-def store_faces(session: Session, asset_id: int, rows: Sequence[Any]) -> list[int]:
-    """Insert the extractor's FaceRows for one asset; returns the new face ids."""
-    seg_ids = dict(
-        session.execute(select(Segment.index, Segment.id).where(Segment.asset_id == asset_id)).all()
-    )
-    faces = []
-    for r in rows:
-        emb = np.asarray(r.embedding, np.float32).ravel()
-        if emb.shape[0] != FACE_DIM:
-            raise ValueError(f"face embedding has {emb.shape[0]} dimensions, not {FACE_DIM}")
-        x, y, w, h = r.box
-        f = Face(
-            asset_id=asset_id,
-            segment_id=seg_ids.get(r.segment_index),
-            segment_index=r.segment_index,
-            t_ms=int(r.t_ms),
-            frame_ts=r.frame_ts,
-            frame_width=int(r.frame_width),
-            frame_height=int(r.frame_height),
-            box_x=int(x),
-            box_y=int(y),
-            box_w=int(w),
-            box_h=int(h),
-            detector=r.detector,
-            det_score=float(r.det_score),
-            size_px=int(r.size_px),
-            sharpness=float(r.sharpness),
-            frontalness=float(r.frontalness),
-            quality=float(r.quality),
-            low_quality=bool(r.low_quality),
-            frames_seen=int(r.frames_seen),
-            crop_path=r.crop_path,
-            embedding=vector_to_bytes(emb),
-        )
-        session.add(f)
-        faces.append(f)
-    session.flush()
-    return [f.id for f in faces]
-
-
-def delete_asset_faces(session: Session, asset_id: int) -> None:
-    """Remove an asset's faces (re-extraction); persons left empty go unless named."""
-    pids = set(
-        session.scalars(
-            select(Face.person_id).where(Face.asset_id == asset_id, Face.person_id.is_not(None))
-        )
-    )
-    session.execute(delete(Face).where(Face.asset_id == asset_id))
-    replace_texts(session, asset_id, TEXT_SOURCE, [])
-    _drop_empty_persons(session, pids)
-    _update_representatives(session, pids)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-@dataclass
-class FaceTable:
-    """Embeddings and clustering facts of a set of faces, row-aligned."""
-
-    ids: np.ndarray
-    x: np.ndarray
-    person: np.ndarray  # -1 when unassigned
-    user: np.ndarray  # bool: assigned by a user
-    low: np.ndarray  # bool: below the quality floor
-    frame_key: np.ndarray
-    asset: np.ndarray
-    forbidden: dict[int, set[int]]  # row -> person ids rejected
-
-
-def load_faces(session: Session, where: Any = None) -> FaceTable:
-    q = select(
-        Face.id,
-        Face.embedding,
-        Face.person_id,
-        Face.assignment,
-        Face.low_quality,
-        Face.asset_id,
-        Face.t_ms,
-    ).order_by(Face.id)
-    if where is not None:
-        q = q.where(where)
-    rows = session.execute(q).all()
-    n = len(rows)
-    x = np.empty((n, FACE_DIM), np.float32)
-    for i, r in enumerate(rows):
-        x[i] = bytes_to_vector(r[1])
-    ids = np.array([r[0] for r in rows], np.int64)
-    asset = np.array([r[5] for r in rows], np.int64)
-    t_ms = np.array([r[6] for r in rows], np.int64)
-    frames: dict[tuple[int, int], int] = {}
-    frame_key = np.array(
-        [
-            frames.setdefault((int(a), int(t)), len(frames))
-            for a, t in zip(asset, t_ms, strict=True)
-        ],
-        np.int64,
-    )
-    row_of = {int(f): i for i, f in enumerate(ids)}
-    forbidden: dict[int, set[int]] = defaultdict(set)
-    for fid, pid in session.execute(select(FaceRejection.face_id, FaceRejection.person_id)):
-        if fid in row_of:
-            forbidden[row_of[fid]].add(int(pid))
-    return FaceTable(
-        ids=ids,
-        x=x,
-        person=np.array([r[2] if r[2] is not None else -1 for r in rows], np.int64),
-        user=np.array([r[3] == ASSIGNED_USER for r in rows], bool),
-        low=np.array([bool(r[4]) for r in rows], bool),
-        frame_key=frame_key,
-        asset=asset,
-        forbidden=dict(forbidden),
-    )
-
-
-def _anchor_ids(session: Session) -> set[int]:
-    return set(
-        session.scalars(
-            select(Person.id).where(or_(Person.name.is_not(None), Person.is_anchor.is_(True)))
-        )
-    )
-
-
-# --------------------------------------------------------------------------- clustering
-
-
-@dataclass
-class AssignStats:
-    faces: int = 0
-    assigned: int = 0
-    new_persons: int = 0
-    unassigned: int = 0
-
-
-def assign_new_faces(
-    session: Session,
-    face_ids: Iterable[int] | None = None,
-    *,
-    eps: float = EPS,
-    min_samples: int = MIN_SAMPLES,
-    eps_same_asset: float = EPS_SAME_ASSET,
-) -> AssignStats:
-    """Incremental assignment of unassigned faces (default: all of them).
-
-    The new faces are clustered together with their neighbours within ``eps``
-    (``clustering.assign_incremental``): a face linked to an existing person's
-    faces joins that person (never one with a face in the same frame, never one
-    it was rejected for), new faces that only group among themselves start a
-    person when they hold a core point (quality above the floor, ``min_samples``
-    neighbours), and the rest stay unassigned until more neighbours arrive.
-    Existing persons are never merged here; ``recluster`` may.
-    """
-    table = load_faces(session)
-    stats = AssignStats()
-    n = len(table.ids)
-    if n == 0:
-        return stats
-    row_of = {int(f): i for i, f in enumerate(table.ids)}
-    wanted = set(row_of) if face_ids is None else {int(f) for f in face_ids}
-    todo = np.array(
-        [
-            row_of[f]
-            for f in sorted(wanted)
-            if f in row_of and table.person[row_of[f]] < 0 and not table.user[row_of[f]]
-        ],
-        np.int64,
-    )
-    stats.faces = len(todo)
-    if not len(todo):
-        return stats
-    # Labels are person ids; new persons get labels above the largest id.
-    base = max(int(table.person.max()), int(session.scalar(select(func.max(Person.id))) or 0))
-    person = table.person.copy()
-    cons = Constraints(
-        frame_key=table.frame_key,
-        fixed=np.full(n, -1, np.int64),
-        seedable=~table.low,
-        forbidden=table.forbidden,
-        group=table.asset,
-    )
-    labels, conf, _ = assign_incremental(
-        table.x,
-        person,
-        todo,
-        cons,
-        eps=eps,
-        min_samples=min_samples,
-        first_label=base + 1,
-        eps_group=eps_same_asset,
-    )
-    new_ids: dict[int, int] = {}
-    changed: set[int] = set()
-    # New faces, and older unassigned faces their arrival gave enough neighbours.
-    for i in np.flatnonzero((labels >= 0) & (table.person < 0)):
-        lab = int(labels[i])
-        if lab > base and lab not in new_ids:
-            p = Person()
-            session.add(p)
-            session.flush()
-            new_ids[lab] = p.id
-            stats.new_persons += 1
-        pid = new_ids.get(lab, lab)
-        session.execute(
-            update(Face)
-            .where(Face.id == int(table.ids[i]))
-            .values(person_id=pid, assignment=ASSIGNED_AUTO, confidence=float(conf[i]))
-        )
-        changed.add(pid)
-        stats.assigned += 1
-    stats.unassigned = int((labels[todo] < 0).sum())
-    _update_representatives(session, changed)
-    _refresh_texts_for_persons(session, changed)
-    return stats
-
-
-@dataclass
-class ReclusterStats:
-    faces: int = 0
-    clusters: int = 0
-    persons_created: int = 0
-    persons_removed: int = 0
-    unassigned: int = 0
-    kept_user: int = 0
-
-
-def recluster(
-    session: Session,
-    *,
-    eps: float = EPS,
-    min_samples: int = MIN_SAMPLES,
-    eps_same_asset: float = EPS_SAME_ASSET,
-) -> ReclusterStats:
-    """Re-cluster every face. Named/user-made persons keep all their faces and
-    gain matching ones; user assignments and rejections are kept; unnamed
-    persons are rebuilt (reusing an old id when most of its faces stay together)."""
-    table = load_faces(session)
-    stats = ReclusterStats(faces=len(table.ids))
-    anchors = _anchor_ids(session)
-    old_persons = set(session.scalars(select(Person.id)))
-    n = len(table.ids)
-    fixed = np.full(n, -1, np.int64)
-    for i in range(n):
-        p = int(table.person[i])
-        if p >= 0 and (table.user[i] or p in anchors):
-            fixed[i] = p
-    stats.kept_user = int((fixed >= 0).sum())
-    cons = Constraints(
-        frame_key=table.frame_key,
-        fixed=fixed,
-        seedable=~table.low,
-        forbidden=table.forbidden,
-        group=table.asset,
-    )
-    labels, conf = cluster(
-        table.x, cons, eps=eps, min_samples=min_samples, eps_group=eps_same_asset
-    )
-    # Map clusters to persons.
-    cluster_person: dict[int, int] = {}
-    free_votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for i in range(n):
-        lab = int(labels[i])
-        if lab < 0:
-            continue
-        if fixed[i] >= 0:
-            cluster_person[lab] = int(fixed[i])
-        elif table.person[i] >= 0 and int(table.person[i]) not in anchors:
-            free_votes[lab][int(table.person[i])] += 1
-    used = set(cluster_person.values())
-    rejecting: dict[int, set[int]] = defaultdict(set)
-    for i, ps in table.forbidden.items():
-        if labels[i] >= 0:
-            rejecting[int(labels[i])] |= ps
-    votes = sorted(
-        ((c, lab, p) for lab, vs in free_votes.items() for p, c in vs.items()), reverse=True
-    )
-    for _, lab, p in votes:
-        if lab in cluster_person or p in used or p in rejecting[lab]:
-            continue
-        cluster_person[lab] = p
-        used.add(p)
-    for lab in sorted(set(labels[labels >= 0].tolist())):
-        if lab not in cluster_person:
-            person = Person()
-            session.add(person)
-            session.flush()
-            cluster_person[lab] = person.id
-            stats.persons_created += 1
-    stats.clusters = len(cluster_person)
-    changed: set[int] = set(used) | set(cluster_person.values())
-    for i in range(n):
-        if fixed[i] >= 0:
-            continue
-        lab = int(labels[i])
-        p = cluster_person.get(lab) if lab >= 0 else None
-        old = int(table.person[i])
-        if old >= 0:
-            changed.add(old)
-        session.execute(
-            update(Face)
-            .where(Face.id == int(table.ids[i]))
-            .values(
-                person_id=p,
-                assignment=ASSIGNED_AUTO if p is not None else None,
-                confidence=float(conf[i]) if p is not None else None,
-            )
-        )
-        if p is None:
-            stats.unassigned += 1
-    stats.persons_removed = _drop_empty_persons(session, old_persons)
-    _update_representatives(session, changed)
-    _refresh_texts_for_persons(session, changed, all_assets=True)
-    return stats
-
-
-# --------------------------------------------------------------------------- persons
 
 
 @dataclass
@@ -472,7 +135,7 @@ def name_person(session: Session, ref: str | int, name: str) -> Person:
     p.name = _check_name(session, name, p.id)
     p.is_anchor = True
     session.flush()
-    _refresh_texts_for_persons(session, {p.id})
+    refresh_texts_for_persons(session, {p.id})
     return p
 
 
@@ -510,13 +173,13 @@ def merge_persons(
         if session.get(FaceRejection, (fid, target.id)) is None:
             session.add(FaceRejection(face_id=fid, person_id=target.id))
     session.flush()
-    assets = _assets_of_persons(session, [target.id])
+    assets = assets_of_persons(session, [target.id])
     session.execute(delete(FaceRejection).where(FaceRejection.person_id.in_(sids)))
     session.execute(delete(Person).where(Person.id.in_(sids)))
     target.is_anchor = True
     session.flush()
-    _update_representatives(session, {target.id})
-    _refresh_texts(session, assets)
+    update_representatives(session, {target.id})
+    refresh_texts(session, assets)
     return target
 
 
@@ -553,15 +216,15 @@ def split_person(
     session.execute(update(Face).where(Face.person_id == p.id).values(assignment=ASSIGNED_USER))
     p.is_anchor = True
     session.flush()
-    _update_representatives(session, {p.id, new.id})
-    _refresh_texts(session, {f.asset_id for f in faces} | _assets_of_persons(session, [p.id]))
+    update_representatives(session, {p.id, new.id})
+    refresh_texts(session, {f.asset_id for f in faces} | assets_of_persons(session, [p.id]))
     return new
 
 
 def delete_person(session: Session, ref: str | int) -> int:
     """Delete a person; its faces become unassigned. Returns their count."""
     p = get_person(session, ref)
-    assets = _assets_of_persons(session, [p.id])
+    assets = assets_of_persons(session, [p.id])
     n = session.execute(
         update(Face)
         .where(Face.person_id == p.id)
@@ -569,7 +232,7 @@ def delete_person(session: Session, ref: str | int) -> int:
     ).rowcount
     session.execute(delete(Person).where(Person.id == p.id))
     session.flush()
-    _refresh_texts(session, assets)
+    refresh_texts(session, assets)
     return int(n or 0)
 
 
@@ -613,9 +276,9 @@ def move_face(
         if left:
             session.get(Person, old).is_anchor = True
     touched = {p.id} | ({old} if old else set())
-    _drop_empty_persons(session, {old} if old else set())
-    _update_representatives(session, touched)
-    _refresh_texts(session, {f.asset_id})
+    drop_empty_persons(session, {old} if old else set())
+    update_representatives(session, touched)
+    refresh_texts(session, {f.asset_id})
     return p
 
 
@@ -633,8 +296,8 @@ def reject_face(session: Session, face_id: int, person_ref: str | int) -> None:
     # rejection then binds (rejections are checked against anchors).
     p.is_anchor = True
     session.flush()
-    _update_representatives(session, {p.id})
-    _refresh_texts(session, {f.asset_id})
+    update_representatives(session, {p.id})
+    refresh_texts(session, {f.asset_id})
 
 
 def purge_faces(session: Session, data_dir: Path | None = None) -> dict[str, int]:
@@ -693,16 +356,7 @@ def list_faces(
     if person is not None:
         q = q.where(Face.person_id == get_person(session, person).id)
     if asset is not None:
-        a = str(asset)
-        if a.isdigit():
-            q = q.where(Face.asset_id == int(a))
-        else:
-            aid = session.scalar(select(Asset.id).where(Asset.path == str(Path(a).resolve())))
-            if aid is None:
-                aid = session.scalar(select(Asset.id).where(Asset.path == a))
-            if aid is None:
-                raise NotFound(f"no asset {asset!r}")
-            q = q.where(Face.asset_id == aid)
+        q = q.where(Face.asset_id == resolve_asset(session, asset).id)
     if limit:
         q = q.limit(limit)
     out = []
@@ -729,44 +383,6 @@ def list_faces(
     return out
 
 
-def contact_sheet(
-    session: Session, ref: str | int, data_dir: Path, dest: Path | None = None
-) -> Path:
-    """A grid image of a person's face crops (best quality first)."""
-    from PIL import Image, ImageDraw
-
-    p = get_person(session, ref)
-    crops = session.execute(
-        select(Face.id, Face.crop_path)
-        .where(Face.person_id == p.id, Face.crop_path.is_not(None))
-        .order_by(Face.quality.desc(), Face.id)
-        .limit(CONTACT_SHEET_MAX)
-    ).all()
-    if not crops:
-        raise NotFound(f"person #{p.id} has no face images")
-    cell = CONTACT_SHEET_CELL_PX
-    cols = min(CONTACT_SHEET_COLS, len(crops))
-    rows = (len(crops) + cols - 1) // cols
-    sheet = Image.new("RGB", (cols * cell, rows * cell), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    for k, (fid, rel) in enumerate(crops):
-        src = Path(data_dir) / rel
-        x0, y0 = (k % cols) * cell, (k // cols) * cell
-        try:
-            with Image.open(src) as im:
-                im = im.convert("RGB")
-                im.thumbnail((cell, cell))
-                sheet.paste(im, (x0 + (cell - im.width) // 2, y0 + (cell - im.height) // 2))
-        except OSError:
-            log.warning("face crop %s is missing", src)
-        draw.text((x0 + 3, y0 + 2), str(fid), fill=(255, 255, 0))
-    if dest is None:
-        dest = Path(data_dir) / "faces" / "sheets" / f"person-{p.id}.jpg"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(dest, quality=88)
-    return dest
-
-
 # --------------------------------------------------------------------------- search
 
 
@@ -787,9 +403,10 @@ def asset_details(session: Session, asset_id: int) -> dict[str, Any]:
     ]} if rows else {}
 
 
-def segment_ids_for_persons(session: Session, names: list[str], *, mode: str = "any") -> set[int]:
+def segment_ids_for_persons(session: Session, names: list[str], *, mode: str = "all") -> set[int]:
     """Segments where the named persons appear (case-insensitive names, or ids
-    as ``#12``). ``mode="any"``: any of them; ``"all"``: all of them together."""
+    as ``#12``). ``mode="all"`` (the search filter): all of them together, as
+    objects are; ``"any"``: any of them."""
     sets = []
     for name in names:
         p = get_person(session, name)
@@ -809,99 +426,3 @@ def segment_ids_for_persons(session: Session, names: list[str], *, mode: str = "
     return set.union(*sets)
 
 
-# --------------------------------------------------------------------------- upkeep
-
-
-def _assets_of_persons(session: Session, pids: Iterable[int]) -> set[int]:
-    pids = [p for p in pids if p is not None]
-    if not pids:
-        return set()
-    return set(session.scalars(select(Face.asset_id).where(Face.person_id.in_(pids)).distinct()))
-
-
-def _refresh_texts_for_persons(
-    session: Session, pids: Iterable[int], *, all_assets: bool = False
-) -> None:
-    pids = set(pids)
-    named = set(
-        session.scalars(select(Person.id).where(Person.id.in_(pids), Person.name.is_not(None)))
-    )
-    if all_assets:
-        assets = set(
-            session.scalars(select(TextEntry.asset_id).where(TextEntry.source == TEXT_SOURCE))
-        ) | _assets_of_persons(session, _anchor_ids(session))
-    else:
-        assets = _assets_of_persons(session, named)
-    _refresh_texts(session, assets)
-
-
-def _refresh_texts(session: Session, asset_ids: Iterable[int]) -> None:
-    """Rewrite the "person" texts of these assets: one row per segment listing
-    the names of the named persons seen in it."""
-    for aid in sorted(set(asset_ids)):
-        rows = session.execute(
-            select(
-                Face.segment_index,
-                Segment.start_ts,
-                Segment.end_ts,
-                Segment.time_base_num,
-                Segment.time_base_den,
-                Person.name,
-            )
-            .join(Person, Person.id == Face.person_id)
-            .outerjoin(Segment, Segment.id == Face.segment_id)
-            .where(Face.asset_id == aid, Person.name.is_not(None))
-            .distinct()
-        ).all()
-        per_seg: dict[int | None, list] = {}
-        for si, s0, s1, tbn, tbd, name in rows:
-            entry = per_seg.setdefault(si, [None, None, set()])
-            if s0 is not None and tbd:
-                entry[0] = s0 * tbn / tbd
-                entry[1] = s1 * tbn / tbd
-            entry[2].add(name)
-        replace_texts(
-            session,
-            aid,
-            TEXT_SOURCE,
-            [
-                TextRow(text=", ".join(sorted(v[2])), segment_index=si, start_s=v[0], end_s=v[1])
-                for si, v in sorted(per_seg.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
-            ],
-        )
-
-
-def _drop_empty_persons(session: Session, pids: Iterable[int]) -> int:
-    """Delete unnamed, non-anchor persons that have no faces left."""
-    pids = [p for p in pids if p is not None]
-    if not pids:
-        return 0
-    session.flush()
-    empty = [
-        pid
-        for pid in session.scalars(
-            select(Person.id).where(
-                Person.id.in_(pids), Person.name.is_(None), Person.is_anchor.is_(False)
-            )
-        )
-        if not session.scalar(select(func.count(Face.id)).where(Face.person_id == pid))
-    ]
-    if empty:
-        session.execute(delete(FaceRejection).where(FaceRejection.person_id.in_(empty)))
-        session.execute(delete(Person).where(Person.id.in_(empty)))
-    return len(empty)
-
-
-def _update_representatives(session: Session, pids: Iterable[int]) -> None:
-    for pid in {p for p in pids if p is not None}:
-        person = session.get(Person, pid)
-        if person is None:
-            continue
-        best = session.scalar(
-            select(Face.id)
-            .where(Face.person_id == pid)
-            .order_by(Face.low_quality, Face.quality.desc(), Face.id)
-            .limit(1)
-        )
-        person.representative_face_id = best
-    session.flush()
