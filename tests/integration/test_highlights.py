@@ -88,7 +88,7 @@ def test_ten_second_reel(hl_store, name, tmp_path):
 
     from assetdb.highlights import highlights_for_asset
     from assetdb.media_frames import frame_grid
-    from assetdb.timeline import write_reel
+    from assetdb.highlights import write_reel
 
     store, ids = hl_store
     with store.session() as s:
@@ -142,7 +142,7 @@ def test_rendered_mp4_plays_and_matches_timeline(hl_store, tmp_path):
     import av
 
     from assetdb.highlights import highlights_for_asset
-    from assetdb.timeline import write_reel
+    from assetdb.highlights import write_reel
 
     store, ids = hl_store
     name = "issue-195-aspect-ratio.mp4"
@@ -179,7 +179,7 @@ def test_rendered_mp4_plays_and_matches_timeline(hl_store, tmp_path):
 def test_bad_input_whole_clip_single_shot_no_audio(hl_store):
     from assetdb.errors import AssetdbError
     from assetdb.highlights import highlights_for_asset, select_clips
-    from assetdb.interest import load_asset, score_asset
+    from assetdb.highlights import load_asset, score_asset
     from assetdb.schema import Asset
 
     store, ids = hl_store
@@ -275,7 +275,7 @@ def test_vfr_source_cuts_on_real_frames(tmp_path):
     from assetdb.db import Store
     from assetdb.highlights import highlights_for_asset
     from assetdb.media_frames import frame_grid
-    from assetdb.timeline import to_otio
+    from assetdb.highlights import to_otio
 
     store = Store.open(
         load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/a.db"),
@@ -298,7 +298,7 @@ def test_crossfades_use_handles_and_keep_the_timeline(hl_store, tmp_path):
     import opentimelineio as otio
 
     from assetdb.highlights import highlights_for_asset
-    from assetdb.timeline import write_reel
+    from assetdb.highlights import write_reel
 
     store, ids = hl_store
     name = "issue-195-aspect-ratio.mp4"

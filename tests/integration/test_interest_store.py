@@ -96,7 +96,7 @@ def store(module_store, db_backend):
 def test_scorer_uses_any_subset_of_features(store):
     from sqlalchemy import select
 
-    from assetdb.interest import load_asset, score_asset
+    from assetdb.highlights import load_asset, score_asset
     from assetdb.records import TextRow, VectorRow, replace_texts, replace_vectors
     from assetdb.schema import Segment
 
