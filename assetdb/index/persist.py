@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,7 @@ class Persistent:
     params: dict[str, Any]
     db_id: str | None
     saved_stats: IdStats | None
-
-    def id_stats(self) -> IdStats:  # defined by VectorIndex
-        raise NotImplementedError
+    id_stats: Callable[[], IdStats]  # VectorIndex's
 
     def sidecar(self) -> dict[str, Any]:
         import faiss

@@ -35,7 +35,7 @@ from assetdb.errors import IndexMismatch, ModelUnavailable, QueryError
 from assetdb.schema import Segment, Vector
 from assetdb.search.fusion import rrf_fuse
 from assetdb.search.hits import SearchHit, SourceScore, passes, segment_info, thumbnail
-from assetdb.search.request import SearchRequest, validate_request
+from assetdb.search.request import DEFAULT_WEIGHTS, SearchRequest, validate_request
 from assetdb.search.sources import (
     Ranked,
     filter_segments,
@@ -49,7 +49,6 @@ from assetdb.spaces import TRANSCRIPT_SPACE, recorded_model, sentence_embedder, 
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = {"visual": 1.0, "like": 1.0, "text": 1.0, "transcript": 0.8, "sound": 1.0}
 # A transcript line below this cosine (all-MiniLM-L6-v2) is unrelated to the query; dense
 # search ranks every line, and without a floor an unrelated line still gets an RRF vote.
 # Measured: paraphrases of indexed lines 0.32-0.60, unrelated query/line pairs -0.13-0.18.

@@ -14,7 +14,8 @@ from pathlib import Path
 from assetdb.errors import QueryError
 
 KINDS = ("video", "image", "audio")
-SOURCES = ("visual", "like", "text", "transcript", "sound")
+DEFAULT_WEIGHTS = {"visual": 1.0, "like": 1.0, "text": 1.0, "transcript": 0.8, "sound": 1.0}
+SOURCES = tuple(DEFAULT_WEIGHTS)
 
 
 @dataclass
