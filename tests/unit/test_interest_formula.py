@@ -72,3 +72,20 @@ def test_import_assetdb_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_clips_carry_timecodes_by_the_one_rule():
+    """Highlight clips show the same timecodes as search and `assets show`: frames from
+    timestamps, in inclusive, out exclusive (drop-frame at 29.97)."""
+    from fractions import Fraction
+
+    from assetdb.highlights import Clip
+
+    rate = Fraction(30000, 1001)
+    clip = Clip(asset_id=1, path="/m/a.mp4", segment_id=1, segment_index=0, start_frame=30,
+                end_frame=1830, start_s=Fraction(30 * 1001, 30000),
+                end_s=Fraction(1830 * 1001, 30000), rate=rate, time_base=Fraction(1, 30000),
+                start_pts=30 * 1001, end_pts=1830 * 1001, variable_rate=False, score=0.5,
+                has_audio=True)
+    d = clip.to_dict()
+    assert (d["tc_in"], d["tc_out"]) == ("00:00:01;00", "00:01:01;02")
