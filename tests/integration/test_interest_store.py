@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, create_engine, inspect, text
+from sqlalchemy import create_engine, delete, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from assetdb.errors import IndexMismatch, NotFound
-from assetdb.records import VectorRow, replace_vectors
 from assetdb.index import (
     VectorIndex,
     VectorSource,
@@ -18,6 +17,7 @@ from assetdb.index import (
     rebuild_index,
     sidecar_path,
 )
+from assetdb.records import VectorRow, replace_vectors
 
 faiss = pytest.importorskip("faiss")
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
 import assetdb.faces as face_store
-from assetdb.faces import pairwise_scores
 from assetdb.db import make_engine, upgrade
+from assetdb.faces import pairwise_scores
 from assetdb.schema import Asset, Face, Person, TextEntry
 from indexer.ingest import ingest
 
