@@ -8,14 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from assetdb.db import Store, current_revision, head_revision
-from assetdb.errors import NotFound
+from assetdb.errors import NotFound, QueryError
 from assetdb.paths import fs_path
 from assetdb.schema import STATE_FAILED, Asset, Keyframe, Segment, StageRun, TextEntry, Vector
-from assetdb.timecode import seconds_to_smpte
+from assetdb.timecode import STILL, range_timecodes, seconds_to_smpte
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 # (session, asset_id) and returning a dict merged into the details.
 DETAIL_PROVIDERS: list[str] = [
     "assetdb.objects:asset_details",
-    "assetdb.interest:detail_rows",
+    "assetdb.highlights:detail_rows",
     "assetdb.sound:asset_details",
-    "assetdb.persons:asset_details",
+    "assetdb.faces:asset_details",
 ]
 
 
@@ -41,7 +41,7 @@ def status(store: Store) -> dict[str, Any]:
         segments = s.execute(select(func.count()).select_from(Segment)).scalar_one()
         keyframes = s.execute(select(func.count()).select_from(Keyframe)).scalar_one()
         stages = {
-            f"{stage}": {"done": 0, "failed": 0, **{}}
+            f"{stage}": {"done": 0, "failed": 0, }
             for (stage,) in s.execute(select(StageRun.stage).distinct()).all()
         }
         for stage, state, n in s.execute(
@@ -104,25 +104,58 @@ def list_assets(store: Store, *, kind: str | None = None, failed: bool = False,
     return rows
 
 
+def _like_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
 def resolve_asset(session: Session, ref: str | int) -> Asset:
-    """An asset by id or by path (absolute, relative to cwd, or unique suffix)."""
-    ref_s = str(ref)
-    if ref_s.isdigit():
-        a = session.get(Asset, int(ref_s))
+    """The one way to find an asset from what a user typed: its id, its path
+    (absolute, relative to the working directory, with ``..`` or ``~``, or a trailing
+    part such as ``video/tree.avi``) or its file name when only one asset has it.
+    Raises NotFound when nothing matches and QueryError when a name is ambiguous."""
+    text = str(ref).strip()
+    if not text:
+        raise NotFound("no asset given")
+    if text.isdigit():
+        a = session.get(Asset, int(text))
         if a is not None:
             return a
-    for cand in (os.path.abspath(ref_s), ref_s):
-        a = session.execute(select(Asset).where(Asset.path == cand)).scalar_one_or_none()
+    expanded = os.path.expanduser(text)
+    absolute = os.path.abspath(expanded)  # also folds "." and ".."
+    real = os.path.realpath(expanded)
+    for cand in dict.fromkeys((absolute, real, text)):
+        a = session.execute(select(Asset).where(Asset.path == cand)).scalars().first()
         if a is not None:
             return a
-    matches = session.execute(
-        select(Asset).where(Asset.path.like("%/" + ref_s.replace("%", r"\%").replace("_", r"\_"), escape="\\"))
+    name = os.path.basename(absolute)
+    if not name:
+        raise NotFound(f"no asset {text!r} in the catalogue")
+    same_name = session.execute(
+        select(Asset).where(
+            or_(Asset.path == name, Asset.path.like("%/" + _like_escape(name), escape="\\"))
+        ).order_by(Asset.path)
     ).scalars().all()
+    # paths stored before they were normalised may hold ".." or symlinks
+    exact = [a for a in same_name
+             if os.path.normpath(a.path) == absolute or os.path.realpath(a.path) == real]
+    if exact:
+        return exact[0]
+    if os.sep in text and not os.path.isabs(expanded):
+        tail = os.sep + os.path.normpath(expanded)
+        matches = [a for a in same_name if os.path.normpath(a.path).endswith(tail)]
+    elif os.sep in text:
+        matches = []
+    else:
+        matches = list(same_name)
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise NotFound(f"{ref_s!r} matches {len(matches)} assets; give the id or the full path")
-    raise NotFound(f"no asset {ref_s!r} in the catalogue")
+        shown = ", ".join(a.path for a in matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise QueryError(
+            f"{text!r} is ambiguous: it matches {len(matches)} assets ({shown}); "
+            "give the id or the full path"
+        )
+    raise NotFound(f"no asset {text!r} in the catalogue")
 
 
 def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
@@ -154,6 +187,9 @@ def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
         segs = []
         for seg in a.segments:
             srate = seg.rate or rate
+            tc_in, tc_out = range_timecodes(
+                seg.start_ts * seg.time_base, seg.end_ts * seg.time_base, srate, seg.kind
+            )
             segs.append({
                 "id": seg.id,
                 "index": seg.index,
@@ -165,13 +201,14 @@ def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
                 "time_base": f"{seg.time_base_num}/{seg.time_base_den}",
                 "start_ts": seg.start_ts,
                 "end_ts": seg.end_ts,
-                "tc_in": seconds_to_smpte(seg.start_s, srate),
-                "tc_out": seconds_to_smpte(seg.end_s, srate),
+                "tc_in": tc_in,
+                "tc_out": tc_out,
                 "transition": seg.transition,
                 "keyframes": [
                     {
                         "time_s": round(float(k.ts * seg.time_base), 6),
-                        "tc": seconds_to_smpte(float(k.ts * seg.time_base), srate),
+                        "tc": None if seg.kind == STILL
+                        else seconds_to_smpte(k.ts * seg.time_base, srate),
                         "frame": k.frame,
                         "path": str(store.settings.data_dir / k.path),
                         "quality": round(k.quality, 3),
@@ -187,10 +224,7 @@ def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
         }
         for target in DETAIL_PROVIDERS:
             module, _, fn = target.partition(":")
-            try:
-                d.update(getattr(importlib.import_module(module), fn)(s, a.id))
-            except ImportError:
-                log.debug("detail provider %s unavailable", target)
+            d.update(getattr(importlib.import_module(module), fn)(s, a.id))
     return d
 
 

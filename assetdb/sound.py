@@ -331,17 +331,3 @@ def transcript_export(session: Session, asset_id: int, fmt: str) -> str:
     if info is None:
         raise NotFound(f"asset {asset_id} has no transcript yet (run the transcript stage)")
     return format_transcript(transcript_rows(session, asset_id), fmt)
-
-
-def resolve_asset(session: Session, ref: str | int) -> Asset:
-    """An asset by id or by path (as given, or resolved to an absolute path)."""
-    text = str(ref)
-    if text.isdigit():
-        asset = session.get(Asset, int(text))
-        if asset is not None:
-            return asset
-    for candidate in (text, str(Path(text).expanduser().resolve())):
-        asset = session.execute(select(Asset).where(Asset.path == candidate)).scalar_one_or_none()
-        if asset is not None:
-            return asset
-    raise NotFound(f"no asset {text!r} in the catalogue")

@@ -86,9 +86,8 @@ def _assert_on_frame_boundaries(tl, grids) -> None:
 def test_ten_second_reel(hl_store, name, tmp_path):
     import opentimelineio as otio
 
-    from assetdb.highlights import highlights_for_asset
+    from assetdb.highlights import highlights_for_asset, write_reel
     from assetdb.media_frames import frame_grid
-    from assetdb.timeline import write_reel
 
     store, ids = hl_store
     with store.session() as s:
@@ -141,8 +140,7 @@ def test_ten_second_reel(hl_store, name, tmp_path):
 def test_rendered_mp4_plays_and_matches_timeline(hl_store, tmp_path):
     import av
 
-    from assetdb.highlights import highlights_for_asset
-    from assetdb.timeline import write_reel
+    from assetdb.highlights import highlights_for_asset, write_reel
 
     store, ids = hl_store
     name = "issue-195-aspect-ratio.mp4"
@@ -178,8 +176,7 @@ def test_rendered_mp4_plays_and_matches_timeline(hl_store, tmp_path):
 
 def test_bad_input_whole_clip_single_shot_no_audio(hl_store):
     from assetdb.errors import AssetdbError
-    from assetdb.highlights import highlights_for_asset, select_clips
-    from assetdb.interest import load_asset, score_asset
+    from assetdb.highlights import highlights_for_asset, load_asset, score_asset, select_clips
     from assetdb.schema import Asset
 
     store, ids = hl_store
@@ -273,9 +270,8 @@ def test_vfr_source_cuts_on_real_frames(tmp_path):
 
     from assetdb.config import load_settings
     from assetdb.db import Store
-    from assetdb.highlights import highlights_for_asset
+    from assetdb.highlights import highlights_for_asset, to_otio
     from assetdb.media_frames import frame_grid
-    from assetdb.timeline import to_otio
 
     store = Store.open(
         load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/a.db"),
@@ -297,8 +293,7 @@ def test_crossfades_use_handles_and_keep_the_timeline(hl_store, tmp_path):
     import av
     import opentimelineio as otio
 
-    from assetdb.highlights import highlights_for_asset
-    from assetdb.timeline import write_reel
+    from assetdb.highlights import highlights_for_asset, write_reel
 
     store, ids = hl_store
     name = "issue-195-aspect-ratio.mp4"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, create_engine, inspect, text
+from sqlalchemy import create_engine, delete, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -96,7 +96,7 @@ def store(module_store, db_backend):
 def test_scorer_uses_any_subset_of_features(store):
     from sqlalchemy import select
 
-    from assetdb.interest import load_asset, score_asset
+    from assetdb.highlights import load_asset, score_asset
     from assetdb.records import TextRow, VectorRow, replace_texts, replace_vectors
     from assetdb.schema import Segment
 

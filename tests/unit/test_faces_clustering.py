@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assetdb.clustering import Constraints, assign_incremental, cluster, knn, pairwise_scores
+from assetdb.faces import Constraints, assign_incremental, cluster, knn, pairwise_scores
 
 
 def identities(n_ids: int, per_id: int, spread: float = 0.12, seed: int = 0):

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from assetdb.interest import WEIGHTS, SecondScore, ShotScore, combine, gate_terms, squash
+from assetdb.highlights import WEIGHTS, SecondScore, ShotScore, combine, gate_terms, squash
 
 
 def test_components_are_squashed_into_unit_range():
@@ -57,7 +57,7 @@ def _shot(start: float, end: float, per_second: list[float]) -> ShotScore:
 
 
 def test_best_window_finds_the_peak_and_usable_parts_skip_blank_runs():
-    from assetdb.highlights import _best_window, _usable
+    from assetdb.highlights.selection import _best_window, _usable
 
     shot = _shot(0.0, 10.0, [0.1, 0.1, 0.1, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1])
     a, v = _best_window(shot, 0.0, 10.0, 2.0)
@@ -67,8 +67,25 @@ def test_best_window_finds_the_peak_and_usable_parts_skip_blank_runs():
 
 def test_import_assetdb_stays_light():
     code = (
-        "import sys, assetdb, assetdb.interest, assetdb.highlights, assetdb.timeline; "
+        "import sys, assetdb, assetdb.highlights, assetdb.faces, assetdb.search, assetdb.index; "
         "print(sorted(m for m in ('torch', 'av', 'cv2', 'faiss', 'librosa') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_clips_carry_timecodes_by_the_one_rule():
+    """Highlight clips show the same timecodes as search and `assets show`: frames from
+    timestamps, in inclusive, out exclusive (drop-frame at 29.97)."""
+    from fractions import Fraction
+
+    from assetdb.highlights import Clip
+
+    rate = Fraction(30000, 1001)
+    clip = Clip(asset_id=1, path="/m/a.mp4", segment_id=1, segment_index=0, start_frame=30,
+                end_frame=1830, start_s=Fraction(30 * 1001, 30000),
+                end_s=Fraction(1830 * 1001, 30000), rate=rate, time_base=Fraction(1, 30000),
+                start_pts=30 * 1001, end_pts=1830 * 1001, variable_rate=False, score=0.5,
+                has_audio=True)
+    d = clip.to_dict()
+    assert (d["tc_in"], d["tc_out"]) == ("00:00:01;00", "00:01:01;02")

@@ -4,19 +4,32 @@ and (marker ``postgres``) PostgreSQL, and the search filters/fusion over real SQ
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from assetdb.config import Settings
 from assetdb.db import Store
-from assetdb.errors import QueryError
-from assetdb.fts import parse, pg_tsquery, search_texts, sqlite_match
+from assetdb.errors import NotFound, QueryError
 from assetdb.records import TextRow, replace_texts
 from assetdb.schema import Asset, Segment, TextEntry
-from assetdb.search import SearchRequest, competition_ranks, rrf_fuse, search
+from assetdb.search import (
+    SearchRequest,
+    competition_ranks,
+    parse,
+    pg_tsquery,
+    rrf_fuse,
+    search,
+    search_texts,
+    sqlite_match,
+    validate_request,
+)
 
 PG_ADMIN = os.environ.get("ASSETDB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -160,10 +173,11 @@ def test_search_text_only_filters_and_collapse(store, catalogue):
     # filters alone list segments in catalogue order
     assert len(search(store, SearchRequest(kind="video"))) == 3
     h = search(store, SearchRequest(query="walk", limit=1))[0]
-    assert (h.tc_in, h.tc_out, h.start_s, h.end_s) == ("00:00:00:00", "00:00:01:24", 0.0, 2.0)
+    # out-point exclusive (assetdb.timecode): the 50 frames 0..49 end at 00:00:02:00
+    assert (h.tc_in, h.tc_out, h.start_s, h.end_s) == ("00:00:00:00", "00:00:02:00", 0.0, 2.0)
 
 
-def test_search_errors(store, catalogue, monkeypatch):
+def test_search_errors(store, catalogue):
     with pytest.raises(QueryError, match="nothing to search"):
         search(store, SearchRequest())
     with pytest.raises(QueryError, match="limit"):
@@ -172,12 +186,8 @@ def test_search_errors(store, catalogue, monkeypatch):
         search(store, SearchRequest(query="x", kind="film"))
     with pytest.raises(QueryError, match="no visual index"):
         search(store, SearchRequest(like_shot=1))
-    monkeypatch.setitem(sys.modules, "assetdb.persons", None)
-    monkeypatch.setitem(sys.modules, "assetdb.objects", None)
-    with pytest.raises(QueryError, match="not available in this build"):
+    with pytest.raises(NotFound, match="Ada"):
         search(store, SearchRequest(query="dog", persons=["Ada"]))
-    with pytest.raises(QueryError, match="not available in this build"):
-        search(store, SearchRequest(query="dog", objects=["car"]))
     assert search(store, SearchRequest(query='"unbalanced AND (')) == []
 
 
@@ -199,3 +209,65 @@ def test_rrf():
     assert fused[3] == {"b": (2, 0.5 / 62)}
     total = {i: sum(c for _, c in d.values()) for i, d in fused.items()}
     assert max(total, key=total.get) == 2  # found by both sources
+
+
+def test_several_persons_are_and_like_objects(store, catalogue):
+    """Defect 4: `--person A --person B` matched shots with either of them."""
+    from assetdb.schema import Face, Person
+
+    with store.session() as s:
+        walk = catalogue["walk"]
+        segs = dict(s.execute(select(Segment.index, Segment.id).where(Segment.asset_id == walk)).all())
+        ada, bob = Person(name="Ada"), Person(name="Bob")
+        s.add_all([ada, bob])
+        s.flush()
+        for person, shots in ((ada, (0, 1)), (bob, (1, 2))):
+            for i in shots:
+                s.add(Face(asset_id=walk, segment_id=segs[i], segment_index=i,
+                           embedding=bytes(512), person_id=person.id))
+    both = search(store, SearchRequest(persons=["Ada", "bob"]))
+    assert [h.segment_index for h in both] == [1]
+    assert [h.segment_index for h in search(store, SearchRequest(persons=["Ada"]))] == [0, 1]
+    assert [h.segment_index for h in search(store, SearchRequest(query="walk", persons=["ada", "Bob"]))] \
+        == [1]
+
+
+@pytest.mark.parametrize(("req", "message"), [
+    (SearchRequest(query="x", limit=0), "--limit must be at least 1"),
+    (SearchRequest(query=""), "the query is empty"),
+    (SearchRequest(query="   ", kind="video"), "the query is empty"),
+    (SearchRequest(), "nothing to search for"),
+    (SearchRequest(query="x", after="2024-13-01"), "--after takes an ISO date"),
+    (SearchRequest(query="x", after="2024-05-02", before="2024-05-01"), "--after must be earlier"),
+    (SearchRequest(query="x", min_duration=-1), "--min-duration cannot be negative"),
+    (SearchRequest(query="x", weights={"visual": -1.0}), "cannot be negative"),
+    (SearchRequest(query="x", like_image=Path("/no/such.jpg")), "--like: no such image"),
+])
+def test_validate_request_rejects(req, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        validate_request(req)
+
+
+def test_validate_request_parses_dates_and_loads_nothing():
+    """Defect 10: `--limit 0` and an empty query were refused only after loading models;
+    validation imports no model, no FAISS and opens no store."""
+    code = (
+        "import sys\n"
+        "from assetdb.search import SearchRequest, validate_request\n"
+        "r = validate_request(SearchRequest(query='dog', after='2024-05-01', before='2024-06-01'))\n"
+        "assert r.after.month == 5 and r.before.month == 6\n"
+        "for bad in (SearchRequest(query='dog', limit=0), SearchRequest(query=' ')):\n"
+        "    try:\n"
+        "        validate_request(bad)\n"
+        "    except Exception as exc:\n"
+        "        assert type(exc).__name__ == 'QueryError', exc\n"
+        "    else:\n"
+        "        raise SystemExit('accepted')\n"
+        "heavy = ('torch', 'faiss', 'open_clip', 'sentence_transformers', 'onnxruntime',\n"
+        "         'ai_edge_litert', 'cv2', 'dlib', 'faster_whisper', 'av', 'librosa')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

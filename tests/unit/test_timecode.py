@@ -47,3 +47,69 @@ def test_drop_frame_labels_are_unique_and_increasing() -> None:
 def test_negative_frame_is_refused() -> None:
     with pytest.raises(ValueError):
         frames_to_smpte(-1, Fraction(25))
+
+
+# -- the one rule (assetdb.timecode): frames from timestamps, out exclusive, stills none --
+
+TREE_RATE = Fraction(1000000, 66667)  # tree.avi: 15 fps nominal, only 68 of 444 frames coded
+
+
+def test_range_is_in_inclusive_out_exclusive():
+    from assetdb.timecode import range_timecodes
+
+    # frames 0..49 at 25 fps: the out-point is the first frame after the shot
+    assert range_timecodes(0, 2, Fraction(25)) == ("00:00:00:00", "00:00:02:00")
+    assert range_timecodes(Fraction(1001, 30000), 1, NTSC) == ("00:00:00;01", "00:00:01;00")
+    assert range_timecodes(0, 1.5, None) == ("00:00:00.000", "00:00:01.500")
+    assert range_timecodes(0, 0, Fraction(25), "still") == (None, None)
+
+
+def test_frame_numbers_come_from_timestamps_on_the_nominal_rate():
+    from assetdb.timecode import seconds_to_smpte
+
+    # pts 444 on a 66667/1000000 time base is 29.6 s: frame 444 of 15 fps, 29 s + 9 frames
+    assert seconds_to_smpte(444 * Fraction(66667, 1000000), TREE_RATE) == "00:00:29:09"
+    # drop-frame at 29.97: frame 1800 (60.06 s) is the first of minute 1, labelled ;02
+    assert seconds_to_smpte(Fraction(1800 * 1001, 30000), NTSC) == "00:01:00;02"
+    assert seconds_to_smpte(Fraction(60), Fraction(24000, 1001)) == "00:00:59:23"  # non-drop
+
+
+def _tree_and_still(store):
+    from assetdb.schema import Asset, Segment
+
+    with store.session() as s:
+        tree = Asset(path="/m/video/tree.avi", kind="video", state="indexed",
+                     frame_rate_num=TREE_RATE.numerator, frame_rate_den=TREE_RATE.denominator)
+        photo = Asset(path="/m/images/obama.jpg", kind="image", state="indexed")
+        s.add_all([tree, photo])
+        s.flush()
+        # decoded-frame indexes (1..68) disagree with the timestamps (11..444): VFR AVI
+        s.add(Segment(asset_id=tree.id, index=0, kind="shot", time_base_num=66667,
+                      time_base_den=1000000, start_ts=11, end_ts=444, start_frame=1,
+                      end_frame=68, rate_num=TREE_RATE.numerator, rate_den=TREE_RATE.denominator))
+        s.add(Segment(asset_id=photo.id, index=0, kind="still", time_base_num=1, time_base_den=1,
+                      start_ts=0, end_ts=0, start_frame=0, end_frame=1))
+        return tree.id, photo.id
+
+
+def test_search_and_assets_show_give_one_timecode(store):
+    """Defect 7: tree.avi showed 00:00:29:xx in `assets show` and 00:00:04:07 in search."""
+    from assetdb.catalogue import asset_details
+    from assetdb.search import SearchRequest, search
+
+    tree, _ = _tree_and_still(store)
+    shown = asset_details(store, tree)["segments"][0]
+    (hit,) = search(store, SearchRequest(path="*tree.avi"))
+    assert (shown["tc_in"], shown["tc_out"]) == ("00:00:00:11", "00:00:29:09")
+    assert (hit.tc_in, hit.tc_out) == (shown["tc_in"], shown["tc_out"])
+
+
+def test_stills_have_no_timecode_range(store):
+    from assetdb.catalogue import asset_details
+    from assetdb.search import SearchRequest, search
+
+    _, photo = _tree_and_still(store)
+    shown = asset_details(store, photo)["segments"][0]
+    (hit,) = search(store, SearchRequest(kind="image"))
+    assert (shown["tc_in"], shown["tc_out"]) == (None, None)
+    assert (hit.tc_in, hit.tc_out) == (None, None)

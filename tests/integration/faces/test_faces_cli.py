@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from assetdb import persons
+import assetdb.faces as face_store
 from assetdb.schema import Asset, Face, FaceRejection, Person, TextEntry
 from cli.persons import faces_app, persons_app
 
@@ -130,7 +130,7 @@ def test_user_decisions_survive_recluster(cli):
     named = js("persons", "list", "--named")
     assert {p["name"] for p in named} == {"Barack Obama", "Joseph Biden"}
     with store.session() as s:
-        segs = persons.segment_ids_for_persons(s, ["joseph biden"])
+        segs = face_store.segment_ids_for_persons(s, ["joseph biden"])
         assert segs == set(s.scalars(select(Face.segment_id).where(Face.person_id == joe)))
         texts = s.scalars(select(TextEntry.text).where(TextEntry.source == "person")).all()
     assert texts.count("Joseph Biden") == 3 and "Joe Biden" not in texts

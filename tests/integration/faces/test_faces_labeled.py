@@ -6,8 +6,8 @@ import pytest
 from conftest import ingest_paths, open_store
 from sqlalchemy import select
 
-from assetdb import persons
-from assetdb.clustering import pairwise_scores
+import assetdb.faces as face_store
+from assetdb.faces import pairwise_scores
 from assetdb.schema import Face
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -26,7 +26,7 @@ def test_labeled_photos_cluster_into_identities(labeled_copy):
     inc, n = _scores(store, truth)
     assert n == 70  # one face per photo (each shows one person)
     with store.session() as s:
-        st = persons.recluster(s)
+        st = face_store.recluster(s)
     full, _ = _scores(store, truth)
     print(f"\nincremental: {inc}\nrecluster:   {full}\n{st}")
     for s in (inc, full):
@@ -62,7 +62,7 @@ def test_group_photos_one_face_per_person(tmp_path, faces_data, extractor):
                 assert len(hits) == 1, (name, cx, cy)
             people = [f.person_id for f in faces]
             assert None not in people and len(set(people)) == len(people), name
-        persons.recluster(s)
+        face_store.recluster(s)
     with store.session() as s:
         for aid in ids.values():
             people = s.scalars(select(Face.person_id).where(Face.asset_id == aid)).all()

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
-from assetdb import persons
-from assetdb.clustering import pairwise_scores
+import assetdb.faces as face_store
 from assetdb.db import make_engine, upgrade
+from assetdb.faces import pairwise_scores
 from assetdb.schema import Asset, Face, Person, TextEntry
 from indexer.ingest import ingest
 
@@ -79,16 +79,16 @@ def test_persons_workflow_postgres(pg_url, tmp_path, faces_data):
             by_identity.setdefault(t, set()).add(p)
         assert len(rows) == 9
         obama = by_identity["kn_obama"].pop()
-        persons.name_person(s, obama, "Barack Obama")
+        face_store.name_person(s, obama, "Barack Obama")
     with store.session() as s:
         assert s.get(Person, obama).name == "Barack Obama"
-        assert len(persons.segment_ids_for_persons(s, ["BARACK OBAMA"])) == 2
-        persons.merge_persons(s, "Barack Obama", [by_identity["kn_biden"].pop()])
-        persons.recluster(s)
+        assert len(face_store.segment_ids_for_persons(s, ["BARACK OBAMA"])) == 2
+        face_store.merge_persons(s, "Barack Obama", [by_identity["kn_biden"].pop()])
+        face_store.recluster(s)
     with store.session() as s:
-        assert len(persons.list_faces(s, person="Barack Obama")) == 4
+        assert len(face_store.list_faces(s, person="Barack Obama")) == 4
         texts = s.scalars(select(TextEntry.text).where(TextEntry.source == "person")).all()
         assert texts.count("Barack Obama") == 4
-        assert persons.purge_faces(s)["faces"] == 9
+        assert face_store.purge_faces(s)["faces"] == 9
     assert score["pairwise_precision"] >= 0.98 and score["bcubed_f"] >= 0.9
     store.close()

@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assetdb.errors import AssetdbError, ModelUnavailable, NotFound
-from assetdb.interest import AUDIO_SPACE, _visual_spaces, load_asset, media_path
+from assetdb.highlights.interest import AUDIO_SPACE, _visual_spaces, load_asset, media_path
 from assetdb.schema import Asset, Vector
 from assetdb.schema.interest import InterestCurve
 

@@ -9,8 +9,7 @@ are checked against cannot-link constraints (two faces of one frame; two
 different anchors; a face rejected for an anchor) and only a violating component
 is rebuilt edge by edge, shortest first (Kruskal), refusing unions that would
 break a constraint. On the 70 labelled photos eps 0.5 / min_samples 1 gave
-pairwise precision and recall 1.0 (notes/faces.md has the comparison with
-HDBSCAN, agglomerative and Chinese whispers).
+pairwise precision and recall 1.0 (``bench/faces.py`` measures it).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 EPS = 0.5
 # Within one asset (the shots of one video) faces link up to dlib's documented
 # same-person threshold: a recurring face in one film is far likelier the same
-# actor than a lookalike. Measured in notes/faces.md.
+# actor than a lookalike.
 EPS_SAME_ASSET = 0.6
 MIN_SAMPLES = 1
 KNN_K = 24

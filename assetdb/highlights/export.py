@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from assetdb.errors import AssetdbError, MediaError
-from assetdb.highlights import Clip, Reel
+from assetdb.highlights.reel import Clip, Reel
 
 log = logging.getLogger(__name__)
 

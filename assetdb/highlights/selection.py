@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
-from fractions import Fraction
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assetdb.errors import AssetdbError, QueryError
-from assetdb.interest import AssetScores, ShotScore, load_asset, score_asset
+from assetdb.highlights.interest import AssetScores, ShotScore, load_asset, score_asset
+from assetdb.highlights.reel import Candidate, Reel, crossfades, to_frames
 from assetdb.schema import Asset, Segment
 
 log = logging.getLogger(__name__)
@@ -45,117 +43,6 @@ DEFAULT_FADE_S = 0.25
 DEFAULT_MAX_CLIP_S = 5.0
 MIN_VALUE = 0.05  # windows scoring below this (black, blank, flat) are never cut in
 WINDOW_STEP_S = 0.25
-
-
-@dataclass
-class Clip:
-    asset_id: int
-    path: str
-    segment_id: int
-    segment_index: int
-    start_frame: int  # on the source's frame grid (decode order of real frames)
-    end_frame: int  # exclusive
-    start_s: Fraction  # exact start time of start_frame (pts * time base)
-    end_s: Fraction
-    rate: Fraction  # nominal frame rate of the source
-    time_base: Fraction
-    start_pts: int
-    end_pts: int
-    variable_rate: bool
-    score: float
-    has_audio: bool
-    fade_in_s: float = 0.0
-    fade_out_s: float = 0.0
-    # dissolves with the previous / next clip, in frames of the reel's rate, as
-    # (frames before the cut, frames after the cut); the frames a dissolve uses beyond a
-    # cut (handles) lie inside [handle_lo_frame, handle_hi_frame) of the same shot
-    xfade_in: tuple[int, int] = (0, 0)
-    xfade_out: tuple[int, int] = (0, 0)
-    handle_lo_frame: int = 0
-    handle_hi_frame: int = 0
-    handle_lo_s: Fraction = Fraction(0)
-    handle_hi_s: Fraction = Fraction(0)
-    width: int | None = None
-    height: int | None = None
-    source_frames: int = 0
-
-    @property
-    def duration_s(self) -> Fraction:
-        return self.end_s - self.start_s
-
-    @property
-    def frames(self) -> int:
-        return self.end_frame - self.start_frame
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "asset_id": self.asset_id,
-            "path": self.path,
-            "segment_id": self.segment_id,
-            "segment_index": self.segment_index,
-            "start_frame": self.start_frame,
-            "end_frame": self.end_frame,
-            "start_s": float(self.start_s),
-            "end_s": float(self.end_s),
-            "duration_s": float(self.duration_s),
-            "rate": f"{self.rate.numerator}/{self.rate.denominator}",
-            "time_base": f"{self.time_base.numerator}/{self.time_base.denominator}",
-            "start_pts": self.start_pts,
-            "end_pts": self.end_pts,
-            "variable_rate": self.variable_rate,
-            "score": round(self.score, 4),
-            "has_audio": self.has_audio,
-            "fade_in_s": self.fade_in_s,
-            "fade_out_s": self.fade_out_s,
-            "xfade_in": list(self.xfade_in),
-            "xfade_out": list(self.xfade_out),
-        }
-
-
-@dataclass
-class Reel:
-    clips: list[Clip]
-    target_s: float
-    order: str
-    warnings: list[str] = field(default_factory=list)
-    explain: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def duration_s(self) -> float:
-        return float(sum((c.duration_s for c in self.clips), Fraction(0)))
-
-    @property
-    def rate(self) -> Fraction:
-        """The reel's frame rate (its first clip's)."""
-        return self.clips[0].rate if self.clips else Fraction(25)
-
-    def to_dict(self, explain: bool = False) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "target_s": self.target_s,
-            "duration_s": round(self.duration_s, 6),
-            "order": self.order,
-            "warnings": self.warnings,
-            "clips": [c.to_dict() for c in self.clips],
-        }
-        if explain:
-            d["explain"] = self.explain
-        return d
-
-
-@dataclass
-class _Cand:
-    shot: ShotScore
-    scores: AssetScores
-    lo_s: float  # the part of the shot this candidate may use
-    hi_s: float
-    start_s: float
-    end_s: float
-    value: float
-
-    @property
-    def length(self) -> float:
-        return self.end_s - self.start_s
-
 
 def _score_fn(shot: ShotScore):
     """Piecewise-constant per-second score inside the shot as (times, values)."""
@@ -267,8 +154,8 @@ def _usable(shot: ShotScore, runs: list[list[float]]) -> list[tuple[float, float
 
 def _candidates(
     scores: list[AssetScores], min_clip: float, max_clip: float, quiet: _Quiet
-) -> list[_Cand]:
-    out: list[_Cand] = []
+) -> list[Candidate]:
+    out: list[Candidate] = []
     for sc in scores:
         runs = sc.curves.get("blank_runs") or []
         for shot in sc.shots:
@@ -291,7 +178,7 @@ def _window_in(
     min_clip: float,
     max_clip: float,
     quiet: _Quiet,
-) -> _Cand:
+) -> Candidate:
     length = min(hi - lo, max_clip)
     a, v = _best_window(shot, lo, hi, length)
     b = a + length
@@ -304,10 +191,10 @@ def _window_in(
         a2 = quiet.snap(sc.path, a, lo, hi - min(min_clip, length))
         b = min(hi, a2 + length)
         a = a2
-    return _Cand(shot, sc, lo, hi, a, b, v if v >= 0 else shot.score)
+    return Candidate(shot, sc, lo, hi, a, b, v if v >= 0 else shot.score)
 
 
-def _order_key(c: _Cand) -> tuple:
+def _order_key(c: Candidate) -> tuple:
     return (c.shot.asset_id, c.start_s)
 
 
@@ -351,7 +238,7 @@ def select_clips(
             " returning all of it"
         )
         chosen = [
-            _Cand(sh, s, sh.start_s, sh.end_s, sh.start_s, sh.end_s, sh.score)
+            Candidate(sh, s, sh.start_s, sh.end_s, sh.start_s, sh.end_s, sh.score)
             for s in scores
             for sh in s.shots
         ]
@@ -367,7 +254,7 @@ def select_clips(
             max_clip_s,
             lambda_,
         )
-    clips = _to_frames(chosen, duration_s if material > duration_s else None)
+    clips = to_frames(chosen, duration_s if material > duration_s else None)
     if order == "chrono":
         pairs = sorted(zip(clips, chosen, strict=True), key=lambda p: (p[0].asset_id, p[0].start_s))
     else:
@@ -381,7 +268,7 @@ def select_clips(
             f = min(fade_s, float(c.duration_s) / 4)
             c.fade_in_s = c.fade_out_s = round(f, 4)
     if crossfade_s > 0 and len(clips) > 1:
-        _crossfades(clips, crossfade_s, warnings)
+        crossfades(clips, crossfade_s, warnings)
     explain = []
     for clip, cand in pairs:
         e = cand.shot.explain()
@@ -397,10 +284,10 @@ def select_clips(
 
 
 def _greedy(
-    cands: list[_Cand], budget: float, min_clip: float, max_clip: float, lam: float
-) -> list[_Cand]:
+    cands: list[Candidate], budget: float, min_clip: float, max_clip: float, lam: float
+) -> list[Candidate]:
     remaining = budget
-    chosen: list[_Cand] = []
+    chosen: list[Candidate] = []
     pool = sorted(cands, key=_order_key)
     while remaining > 1e-6:
         best, best_m = None, -math.inf
@@ -421,7 +308,7 @@ def _greedy(
         if best.length > remaining:
             # trim to the best sub-window of the remaining length
             a, _ = _best_window(best.shot, best.start_s, best.end_s, remaining)
-            best = _Cand(best.shot, best.scores, best.lo_s, best.hi_s, a, a + remaining, best.value)
+            best = Candidate(best.shot, best.scores, best.lo_s, best.hi_s, a, a + remaining, best.value)
         chosen.append(best)
         remaining -= best.length
     # grow selected clips inside their shots to fill what is left
@@ -441,14 +328,14 @@ def _greedy(
             if take < min(min_clip, remaining) - 1e-9 or c.value < MIN_VALUE:
                 continue
             chosen.append(
-                _Cand(c.shot, c.scores, c.lo_s, c.hi_s, c.start_s, c.start_s + take, c.value)
+                Candidate(c.shot, c.scores, c.lo_s, c.hi_s, c.start_s, c.start_s + take, c.value)
             )
             remaining -= take
             remaining = _grow(chosen[-1], remaining, math.inf, chosen)
     return chosen
 
 
-def _overlaps(a: _Cand, b: _Cand) -> bool:
+def _overlaps(a: Candidate, b: Candidate) -> bool:
     return (
         a.shot.asset_id == b.shot.asset_id
         and a.start_s < b.end_s - 1e-9
@@ -456,7 +343,7 @@ def _overlaps(a: _Cand, b: _Cand) -> bool:
     )
 
 
-def _grow(c: _Cand, remaining: float, cap: float, chosen: list[_Cand]) -> float:
+def _grow(c: Candidate, remaining: float, cap: float, chosen: list[Candidate]) -> float:
     """Extend ``c`` inside its shot by up to ``remaining`` s (total length <= cap)."""
     times, vals = _score_fn(c.shot)
     limit_lo, limit_hi = c.lo_s, c.hi_s
@@ -492,105 +379,6 @@ def _grow(c: _Cand, remaining: float, cap: float, chosen: list[_Cand]) -> float:
     return remaining
 
 
-def _to_frames(chosen: list[_Cand], target_s: float | None) -> list[Clip]:
-    """Snap every cut to a real frame boundary; then make the total meet ``target_s``
-    to within one frame by moving the end of the highest-value clip."""
-    from assetdb.media_frames import frame_grid
-
-    clips: list[Clip] = []
-    grids = []
-    for c in chosen:
-        g = frame_grid(c.scores.path)
-        # frames of this shot on the grid
-        f_lo = g.nearest_frame(c.lo_s)
-        f_hi = max(f_lo + 1, g.nearest_frame(c.hi_s))
-        a = min(max(g.nearest_frame(c.start_s), f_lo), f_hi - 1)
-        b = min(max(g.nearest_frame(c.end_s), a + 1), f_hi)
-        grids.append((g, f_lo, f_hi))
-        clips.append(_make_clip(c, g, a, b))
-    if target_s is not None and clips:
-        target = Fraction(target_s).limit_denominator(10**6)
-        order = sorted(range(len(clips)), key=lambda i: (-chosen[i].value, i))
-        for i in order:
-            g, f_lo, f_hi = grids[i]
-            a, b = clips[i].start_frame, clips[i].end_frame
-            others = sum((x.duration_s for j, x in enumerate(clips) if j != i), Fraction(0))
-            while True:
-                err = others + g.time(b) - g.time(a) - target
-                moves = []
-                if err < 0:
-                    if b < f_hi:
-                        moves.append((a, b + 1))
-                    if a > f_lo:
-                        moves.append((a - 1, b))
-                elif err > 0 and b - a > 1:
-                    moves.append((a, b - 1))
-                better = [
-                    m
-                    for m in moves
-                    if abs(others + g.time(m[1]) - g.time(m[0]) - target) < abs(err)
-                ]
-                if not better:
-                    break
-                a, b = better[0]
-            clips[i] = _make_clip(chosen[i], g, a, b)
-    return clips
-
-
-def _crossfades(clips: list[Clip], crossfade_s: float, warnings: list[str]) -> None:
-    """Dissolves between neighbours: centred on the cut where both clips have handles
-    (usable, non-blank frames of the same shot beyond the cut), else shifted to the side
-    that has them, and never longer than half of either clip."""
-    rate = clips[0].rate
-    want = max(1, round(crossfade_s * rate / 2))  # half a dissolve, in reel frames
-    short = 0
-    for a, b in pairwise(clips):
-        room_a = int((a.handle_hi_s - a.end_s) * rate)  # A's frames after the cut
-        room_b = int((b.start_s - b.handle_lo_s) * rate)  # B's frames before the cut
-        core_a = (a.frames - sum(a.xfade_in)) // 2
-        core_b = b.frames // 2
-        before = max(0, min(want, room_b, core_a))
-        after = max(0, min(want, room_a, core_b))
-        # keep the total length when one side has no room
-        extra = 2 * want - before - after
-        if extra > 0 and before < min(room_b, core_a):
-            before = min(before + extra, room_b, core_a)
-        elif extra > 0 and after < min(room_a, core_b):
-            after = min(after + extra, room_a, core_b)
-        if before + after < 2 * want:
-            short += 1
-        a.xfade_out = b.xfade_in = (before, after)
-    if short:
-        warnings.append(f"{short} dissolve(s) shortened: not enough usable frames beyond the cut")
-
-
-def _make_clip(c: _Cand, g, a: int, b: int) -> Clip:
-    f_lo = g.nearest_frame(c.lo_s)
-    f_hi = max(f_lo + 1, g.nearest_frame(c.hi_s))
-    return Clip(
-        asset_id=c.shot.asset_id,
-        path=c.scores.path,
-        segment_id=c.shot.segment_id,
-        segment_index=c.shot.index,
-        start_frame=a,
-        end_frame=b,
-        start_s=g.time(a),
-        end_s=g.time(b),
-        rate=g.rate,
-        time_base=g.time_base,
-        start_pts=int(g.pts[a]),
-        end_pts=int(g.pts[b]) if b < g.n else g.end_pts,
-        variable_rate=g.variable,
-        score=c.value,
-        has_audio=c.scores.audio_state == "ok",
-        source_frames=g.n,
-        handle_lo_frame=f_lo,
-        handle_hi_frame=f_hi,
-        handle_lo_s=g.time(f_lo),
-        handle_hi_s=g.time(f_hi),
-    )
-
-
 def highlights_for_asset(
     session: Session, asset_ref: int | str, duration_s: float, **kw: Any
 ) -> Reel:
@@ -614,19 +402,11 @@ def highlights_for_query(
     cutoff: float = QUERY_CUTOFF, **kw: Any
 ) -> Reel:
     """A reel across the archive from the shots a search matches."""
-    from assetdb import search as search_mod  # lazy: the search module lands separately
+    from assetdb.search import SearchRequest, search
 
-    hits = search_mod.search(store, search_mod.SearchRequest(
-        query=query, kind="video", limit=limit, cutoff=cutoff))
-    seg_ids: set[int] = set()
+    hits = search(store, SearchRequest(query=query, kind="video", limit=limit, cutoff=cutoff))
+    seg_ids = {h.segment_id for h in hits}
     asset_ids: set[int] = set()
-    for h in getattr(hits, "hits", hits):
-        sid = _field(h, "segment_id")
-        aid = _field(h, "asset_id")
-        if sid is not None:
-            seg_ids.add(int(sid))
-        elif aid is not None:
-            asset_ids.add(int(aid))
     if not seg_ids and not asset_ids:
         raise QueryError(f"no shots match {query!r}; nothing to cut a reel from")
     warnings: list[str] = []
@@ -659,9 +439,3 @@ def highlights_for_query(
 
 def _assets_of(seg_ids: set[int], session: Session) -> set[int]:
     return set(session.execute(select(Segment.asset_id).where(Segment.id.in_(seg_ids))).scalars())
-
-
-def _field(h: Any, name: str) -> Any:
-    if isinstance(h, dict):
-        return h.get(name)
-    return getattr(h, name, None)

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from assetdb.errors import IndexMismatch, NotFound
-from assetdb.records import VectorRow, replace_vectors
-from assetdb.vectors import (
+from assetdb.index import (
     VectorIndex,
     VectorSource,
     db_id,
@@ -18,6 +17,7 @@ from assetdb.vectors import (
     rebuild_index,
     sidecar_path,
 )
+from assetdb.records import VectorRow, replace_vectors
 
 faiss = pytest.importorskip("faiss")
 
@@ -113,7 +113,7 @@ def test_import_assetdb_does_not_load_faiss():
     import subprocess
     import sys
 
-    code = "import sys, assetdb, assetdb.vectors; print('faiss' in sys.modules)"
+    code = "import sys, assetdb, assetdb.index; print('faiss' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,0 +1,119 @@
+"""Search hits: what a hit says about its segment (path, times, timecodes, thumbnail),
+and the request's per-segment filters (kind, path glob, dates, duration)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from assetdb.schema import Asset, Keyframe, Segment
+from assetdb.search.request import SearchRequest
+from assetdb.search.sources import chunks
+from assetdb.timecode import range_timecodes
+
+
+@dataclass
+class SourceScore:
+    rank: int  # 1-based, after filtering
+    score: float  # the source's own score (cosine, bm25, ...)
+    contribution: float  # weight / (RRF_K + rank)
+
+
+@dataclass
+class SearchHit:
+    asset_id: int
+    path: str
+    kind: str
+    segment_id: int
+    segment_index: int
+    start_s: float
+    end_s: float
+    tc_in: str | None  # see assetdb.timecode: in inclusive, out exclusive; None for stills
+    tc_out: str | None
+    score: float
+    thumbnail: str | None
+    sources: dict[str, SourceScore] = field(default_factory=dict)
+    snippet: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+
+@dataclass
+class SegInfo:
+    id: int
+    asset_id: int
+    index: int
+    path: str
+    kind: str
+    created_at: datetime | None
+    start_s: float
+    end_s: float
+    tc_in: str | None
+    tc_out: str | None
+    keyframes: list[tuple[float, str]]  # (time s, absolute path)
+
+
+def segment_info(store, ids: list[int]) -> dict[int, SegInfo]:
+    data_dir = Path(store.settings.data_dir)
+    out: dict[int, SegInfo] = {}
+    with store.session() as s:
+        for chunk in chunks(ids):
+            rows = s.execute(
+                select(Segment, Asset.path, Asset.kind, Asset.created_at, Asset.frame_rate_num,
+                       Asset.frame_rate_den)
+                .join(Asset, Asset.id == Segment.asset_id)
+                .where(Segment.id.in_(chunk))
+            ).all()
+            kfs: dict[int, list[tuple[float, str]]] = defaultdict(list)
+            for sid, ts, p, num, den in s.execute(
+                select(Keyframe.segment_id, Keyframe.ts, Keyframe.path, Segment.time_base_num,
+                       Segment.time_base_den)
+                .join(Segment, Segment.id == Keyframe.segment_id)
+                .where(Keyframe.segment_id.in_(chunk))
+                .order_by(Keyframe.segment_id, Keyframe.ts)
+            ):
+                kfs[sid].append((float(ts * Fraction(num, den)), str(data_dir / p)))
+            for seg, path, kind, created, rnum, rden in rows:
+                rate = seg.rate or (Fraction(rnum, rden) if rnum and rden else None)
+                tc_in, tc_out = range_timecodes(
+                    seg.start_ts * seg.time_base, seg.end_ts * seg.time_base, rate, seg.kind
+                )
+                out[seg.id] = SegInfo(
+                    seg.id, seg.asset_id, seg.index, path, kind or "", created,
+                    seg.start_s, seg.end_s, tc_in, tc_out, kfs.get(seg.id, []),
+                )
+    return out
+
+
+def passes(info: SegInfo, req: SearchRequest) -> bool:
+    if req.kind and info.kind != req.kind:
+        return False
+    if req.path and not fnmatch.fnmatchcase(info.path, req.path) and not fnmatch.fnmatchcase(
+        Path(info.path).name, req.path
+    ):
+        return False
+    if req.after and (info.created_at is None or info.created_at < req.after):
+        return False
+    if req.before and (info.created_at is None or info.created_at >= req.before):
+        return False
+    dur = info.end_s - info.start_s
+    if req.min_duration is not None and dur < req.min_duration:
+        return False
+    return not (req.max_duration is not None and dur > req.max_duration)
+
+
+def thumbnail(info: SegInfo, t: float | None) -> str | None:
+    if not info.keyframes:
+        return None
+    if t is None:
+        return info.keyframes[0][1]
+    return min(info.keyframes, key=lambda k: abs(k[0] - t))[1]

@@ -1,0 +1,108 @@
+"""What a search asks for, and its validation.
+
+:func:`validate_request` checks a :class:`SearchRequest` with the standard library
+alone: it imports no model, opens no database and loads no index, so a caller (the
+CLI) can reject a bad request before paying for any of that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from assetdb.errors import QueryError
+
+KINDS = ("video", "image", "audio")
+DEFAULT_WEIGHTS = {"visual": 1.0, "like": 1.0, "text": 1.0, "transcript": 0.8, "sound": 1.0}
+SOURCES = tuple(DEFAULT_WEIGHTS)
+
+
+@dataclass
+class SearchRequest:
+    query: str | None = None
+    like_image: Path | None = None
+    like_shot: int | None = None
+    kind: str | None = None
+    path: str | None = None  # glob over the asset path
+    after: datetime | str | None = None  # Asset.created_at; ISO text is parsed by validation
+    before: datetime | str | None = None
+    min_duration: float | None = None  # seconds, of the segment
+    max_duration: float | None = None
+    limit: int = 20
+    per_asset: bool = False
+    cutoff: float | None = None  # keep fused score >= cutoff * best
+    persons: list[str] = field(default_factory=list)  # every one of them in the shot
+    objects: list[str] = field(default_factory=list)  # every one of them in the shot
+    sounds_like: Path | None = None
+    sounds_like_shot: int | None = None
+    explain: bool = False
+    weights: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def has_ranking(self) -> bool:
+        return bool(
+            (self.query and self.query.strip())
+            or self.like_image
+            or self.like_shot is not None
+            or self.sounds_like
+            or self.sounds_like_shot is not None
+        )
+
+    def has_filters(self) -> bool:
+        return bool(
+            self.kind or self.path or self.after or self.before or self.min_duration is not None
+            or self.max_duration is not None or self.persons or self.objects
+        )
+
+
+def parse_time(value: datetime | str | None, flag: str) -> datetime | None:
+    """An ISO date or date-time (``2024-05-01``, ``2024-05-01T12:00``), or None."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise QueryError(
+            f"{flag} takes an ISO date or date-time, e.g. 2024-05-01, not {value!r}"
+        ) from None
+
+
+def validate_request(req: SearchRequest) -> SearchRequest:
+    """Check ``req`` and return it with ``after``/``before`` parsed to datetimes;
+    raises QueryError naming the offending option. Loads nothing."""
+    if req.limit is None or isinstance(req.limit, bool) or req.limit < 1:
+        raise QueryError("--limit must be at least 1")
+    if req.kind and req.kind not in KINDS:
+        raise QueryError(f"--kind must be one of {', '.join(KINDS)}, not {req.kind!r}")
+    if req.cutoff is not None and not 0 < req.cutoff <= 1:
+        raise QueryError("--cutoff is a fraction of the best score, between 0 and 1")
+    if req.like_image and not Path(req.like_image).is_file():
+        raise QueryError(f"--like: no such image {req.like_image}")
+    if req.sounds_like and not Path(req.sounds_like).is_file():
+        raise QueryError(f"--sounds-like: no such file {req.sounds_like}")
+    for name, value in (("--min-duration", req.min_duration), ("--max-duration", req.max_duration)):
+        if value is not None and value < 0:
+            raise QueryError(f"{name} cannot be negative")
+    if (req.min_duration is not None and req.max_duration is not None
+            and req.min_duration > req.max_duration):
+        raise QueryError("--min-duration is larger than --max-duration")
+    req.after = parse_time(req.after, "--after")
+    req.before = parse_time(req.before, "--before")
+    if req.after is not None and req.before is not None:
+        if (req.after.tzinfo is None) != (req.before.tzinfo is None):
+            raise QueryError("--after and --before must both have a time zone or neither")
+        if req.after >= req.before:
+            raise QueryError("--after must be earlier than --before")
+    for name, w in req.weights.items():
+        if name not in SOURCES:
+            raise QueryError(f"unknown search source {name!r}; expected one of {', '.join(SOURCES)}")
+        if w < 0:
+            raise QueryError(f"the weight of {name} cannot be negative")
+    if req.query is not None and not req.query.strip() and not req.has_ranking():
+        raise QueryError("the query is empty: give words to look for, --like, --like-shot "
+                         "or --sounds-like")
+    if not req.has_ranking() and not req.has_filters():
+        raise QueryError("nothing to search for: give a query, --like, --like-shot, "
+                         "--sounds-like or a filter")
+    return req

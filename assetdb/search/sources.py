@@ -1,0 +1,169 @@
+"""The ranking sources of a search: each turns the request into segment ids with its
+own scores (the visual/like FAISS index, full text, transcript sentences, sound), plus
+the persons/objects filters that narrow the candidates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+
+from assetdb.errors import IndexMismatch, NotFound, QueryError
+from assetdb.records import bytes_to_vector
+from assetdb.schema import Segment, Vector
+from assetdb.search.fts import search_texts
+from assetdb.search.request import SearchRequest
+
+IN_CHUNK = 900
+
+
+@dataclass
+class Ranked:
+    """One source's candidates: segment id -> (score, extra), best first."""
+
+    scores: dict[int, float] = field(default_factory=dict)
+    best_t: dict[int, float] = field(default_factory=dict)  # keyframe time of the best match
+    snippets: dict[int, str] = field(default_factory=dict)
+
+    def put(self, seg: int, score: float, t: float | None = None, snippet: str | None = None):
+        if seg not in self.scores or score > self.scores[seg]:
+            self.scores[seg] = score
+            if t is not None:
+                self.best_t[seg] = t
+            if snippet:
+                self.snippets[seg] = snippet
+
+
+def chunks(xs: list[int], n: int = IN_CHUNK):
+    for i in range(0, len(xs), n):
+        yield xs[i : i + n]
+
+
+
+def vector_rows(session, ids: list[int]) -> dict[int, tuple[int | None, int, float | None]]:
+    out: dict[int, tuple[int | None, int, float | None]] = {}
+    for chunk in chunks(ids):
+        for vid, seg, aid, t in session.execute(
+            select(Vector.id, Vector.segment_id, Vector.asset_id, Vector.t_s).where(
+                Vector.id.in_(chunk)
+            )
+        ):
+            out[vid] = (seg, aid, t)
+    return out
+
+
+def segment_at(session, asset_id: int, t: float | None) -> int | None:
+    """The segment of an asset that contains time ``t`` (first segment if unknown)."""
+    segs = session.execute(
+        select(Segment.id, Segment.start_ts, Segment.end_ts, Segment.time_base_num,
+               Segment.time_base_den).where(Segment.asset_id == asset_id).order_by(Segment.index)
+    ).all()
+    if not segs:
+        return None
+    if t is not None:
+        for sid, a, b, num, den in segs:
+            tb = num / den
+            if a * tb <= t < b * tb:
+                return sid
+    return segs[0][0]
+
+
+def search_space(store, space: str, queries: np.ndarray, k: int, device: str) -> Ranked:
+    from assetdb.index import open_index
+
+    try:
+        index = open_index(store, space, device=device)
+    except NotFound as exc:
+        raise QueryError(f"the index of {space} is empty; ingest some media first") from exc
+    k = max(1, min(k, index.ntotal))
+    q = np.asarray(queries, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None]
+    if q.shape[1] != index.dim:
+        raise IndexMismatch(
+            f"query embedding has {q.shape[1]} dimensions, the {space} index {index.dim}; "
+            "run `assetdb index rebuild`"
+        )
+    scores, ids = index.search(q, k)
+    ranked = Ranked()
+    valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    with store.session() as s:
+        rows = vector_rows(s, [i for i, _ in valid])
+        for vid, score in valid:
+            row = rows.get(vid)
+            if row is None:  # deleted since the index was synced
+                continue
+            seg, aid, t = row
+            if seg is None:
+                seg = segment_at(s, aid, t)
+                if seg is None:
+                    continue
+            ranked.put(seg, score, t)
+    return ranked
+
+
+def shot_vector(store, space: str, segment_id: int) -> np.ndarray:
+    with store.session() as s:
+        if s.get(Segment, segment_id) is None:
+            raise QueryError(f"no shot with id {segment_id}")
+        blobs = s.execute(
+            select(Vector.data).where(Vector.segment_id == segment_id, Vector.space == space)
+        ).scalars().all()
+    if not blobs:
+        raise QueryError(f"shot {segment_id} has no vectors in {space}")
+    v = np.mean([bytes_to_vector(b) for b in blobs], axis=0)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def fts_source(store, query: str, k: int) -> Ranked:
+    ranked = Ranked()
+    with store.session() as s:
+        hits = search_texts(s, query, limit=k)
+        asset_rows = [h for h in hits if h.segment_id is None]
+        segs_of: dict[int, list[int]] = defaultdict(list)
+        aids = sorted({h.asset_id for h in asset_rows})
+        for chunk in chunks(aids):
+            for sid, aid in s.execute(
+                select(Segment.id, Segment.asset_id).where(Segment.asset_id.in_(chunk))
+            ):
+                segs_of[aid].append(sid)
+    for h in hits:
+        snippet = f"{h.source}: {h.snippet}"
+        targets = [h.segment_id] if h.segment_id is not None else segs_of.get(h.asset_id, [])
+        for seg in targets:
+            ranked.put(seg, h.score, snippet=snippet)
+    return ranked
+
+
+def space_has_vectors(store, space: str) -> bool:
+    with store.session() as s:
+        return s.execute(select(Vector.id).where(Vector.space == space).limit(1)).first() is not None
+
+
+def sound_source(store, req: SearchRequest, k: int) -> Ranked:
+    from assetdb.sound import similar_segments
+
+    ranked = Ranked()
+    for seg, score in similar_segments(
+        store, audio_path=req.sounds_like, segment_id=req.sounds_like_shot, limit=k
+    ):
+        ranked.put(int(seg), float(score))
+    return ranked
+
+
+def filter_segments(store, req: SearchRequest) -> set[int] | None:
+    """Segments allowed by the persons/objects filters (None: no such filter). Every
+    filter must hold: the shots showing all the named persons and all the objects."""
+    from assetdb.faces import segment_ids_for_persons
+    from assetdb.objects import segment_ids_for_objects
+
+    allowed: set[int] | None = None
+    with store.session() as s:
+        if req.persons:
+            allowed = set(segment_ids_for_persons(s, list(req.persons), mode="all"))
+        if req.objects:
+            found = set(segment_ids_for_objects(s, list(req.objects)))
+            allowed = found if allowed is None else allowed & found
+    return allowed
