@@ -152,9 +152,9 @@ class TorchvisionDetector(Model):
 
 def make_detector(detector: str = "ssd-mobilenet-v2", device: str = "cpu", **opts: Any) -> Detector:
     if detector in ("ssd", "ssd-mobilenet-v2", SsdMobilenetV2Coco.id):
-        return SsdMobilenetV2Coco.shared()
+        return SsdMobilenetV2Coco.shared().load()
     if detector == "torchvision":
-        return TorchvisionDetector.shared(device=device, **opts)
+        return TorchvisionDetector.shared(device=device, **opts).load()
     raise ModelUnavailable(f"unknown detector {detector!r} (ssd-mobilenet-v2 | torchvision)")
 
 
