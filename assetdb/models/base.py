@@ -51,10 +51,7 @@ def quiet_stderr() -> Iterator[None]:
     there directly (TFLite's ``INFO: Created TensorFlow Lite XNNPACK delegate for
     CPU.`` at interpreter creation), which no logging setting reaches and which
     breaks the CLI's progress bar."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # pytest capture, notebooks
-        fd = 2
+    fd = 2  # native code writes to the descriptor, whatever sys.stderr is now
     sys.stderr.flush()
     saved = os.dup(fd)
     try:
