@@ -23,9 +23,11 @@ class TextReader(Model):
 
     model_id = MODEL_ID
 
-    def __init__(self, text_score: float = 0.5) -> None:
+    def __init__(self, text_score: float = 0.5, use_cls: bool = False, **options: Any) -> None:
         super().__init__("cpu")
         self.text_score = text_score
+        self.use_cls = use_cls
+        self.options = options  # more RapidOCR settings (benches compare them)
         self.engine: Any = None
 
     def _load(self) -> None:
@@ -35,11 +37,11 @@ class TextReader(Model):
             raise ModelUnavailable(
                 "rapidocr-onnxruntime is not installed (pip install rapidocr-onnxruntime)"
             ) from exc
-        # Without the 180-degree angle classifier: footage text is upright, and with it
+        # Default without the 180-degree angle classifier: footage text is upright, and with it
         # the SMPTE card's timecode at frames 208 and 232 was read upside down
         # ("60:80:00:00", "80:60:00:00"; without: "00:00:08;09", "00:00:09;08").
         # Precision on bench/ocr_threshold.py is the same either way.
-        self.engine = RapidOCR(text_score=self.text_score, use_cls=False)
+        self.engine = RapidOCR(text_score=self.text_score, use_cls=self.use_cls, **self.options)
 
     def read(self, rgb: np.ndarray, min_confidence: float = 0.0) -> list[Line]:
         """Text lines of one RGB frame at or above ``min_confidence``."""
