@@ -175,8 +175,8 @@ def test_object_filter_ranks_traffic_clip_first(store, detected):
 
 def test_detect_objects_contract():
     _need("cv2")
-    from indexer.extractors.frames import frames_at_times
     from assetdb.models.objects import detect_objects
+    from indexer.extractors.frames import frames_at_times
 
     ((_, _, rgb),) = frames_at_times(VIDEO / "slow_traffic_small.mp4", [8.0])
     out = detect_objects(rgb)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from assetdb.errors import QueryError
-from assetdb.sound import format_transcript
 from assetdb.models.sound_features import DIM, normalise
-from indexer.extractors.transcribe import TimeMap
 from assetdb.models.vad import FRAME_S, per_second, speech_stretches
+from assetdb.sound import format_transcript
+from indexer.extractors.transcribe import TimeMap
 
 
 def test_time_map_puts_joined_speech_back_on_the_timeline():
