@@ -1,8 +1,8 @@
 """Querying what was heard: sounds-like search over the audio vector space,
 transcripts (rows, word search, paraphrase search) and subtitle export.
 
-Heavy modules (librosa, PyAV, faiss, sentence-transformers) are imported inside
-the functions that need them.
+Heavy modules (librosa, PyAV, faiss) are imported inside the functions that need
+them.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assetdb.errors import MediaError, NotFound, QueryError
+from assetdb.models.sound_features import DESC_SPACE
+from assetdb.models.sound_features import SPACE as AUDIO_SPACE
 from assetdb.records import bytes_to_vector
 from assetdb.schema import Asset, AudioTrack, Transcript, TranscriptSegment, Vector
+from assetdb.spaces import TRANSCRIPT_SPACE
 
 log = logging.getLogger(__name__)
 
-AUDIO_SPACE = "audio:mfcc180@1"
-DESC_SPACE = "audio:spectral10@1"
 # score = (1 - DESC_WEIGHT) * timbre cosine + DESC_WEIGHT * spectral-shape cosine
 DESC_WEIGHT = 0.5
 # candidates taken from each space's index before the exact blended re-rank
 MIN_CANDIDATES = 200
-TRANSCRIPT_SPACE = "transcript:all-MiniLM-L6-v2"
 EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
 
 
@@ -36,9 +36,9 @@ EXPORT_FORMATS = ("srt", "vtt", "txt", "json")
 
 
 def audio_query_vectors(audio_path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """The normalised (timbre, spectral-shape) vectors of a whole file, made by the
-    indexer's own code."""
-    from indexer.extractors.sound import analyse
+    """The normalised (timbre, spectral-shape) vectors of a whole file, computed as
+    the audio extractor computes them."""
+    from assetdb.models.sound_features import analyse
 
     path = Path(audio_path)
     if not path.is_file():
@@ -265,11 +265,11 @@ def similar_speech(
 ) -> list[tuple[int, int | None, float | None, float]]:
     """Transcript lines whose meaning is close to ``query`` (all-MiniLM-L6-v2):
     (asset_id, segment_id, t_s, score), best first."""
-    from indexer.extractors.transcribe import SentenceEmbedder
+    from assetdb.models.text import SentenceEncoder
 
     if not query.strip():
         raise QueryError("the query is empty")
-    q = SentenceEmbedder()([query])[0]
+    q = SentenceEncoder.shared().encode([query])[0]
     hits = _search_space(store, TRANSCRIPT_SPACE, q, limit)
     with store.session() as s:
         meta = {
@@ -287,7 +287,7 @@ def similar_speech(
 
 
 def _timecode(seconds: float, sep: str) -> str:
-    ms = max(0, int(round(seconds * 1000)))
+    ms = max(0, round(seconds * 1000))
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)

@@ -47,7 +47,7 @@ class ModelSpec:
     def space(self) -> str:
         if self.extractor == "concepts":
             return CONCEPTS_SPACE
-        from indexer.extractors.clip import clip_space
+        from assetdb.models.clip import clip_space
 
         return clip_space(self.options["model"], self.options.get("pretrained"))
 
@@ -127,40 +127,24 @@ def text_embedder(session: Session, device: str = "cpu", settings: Any = None):
     return embedder_for(parse_model(current["spec"]), device=device, settings=settings)
 
 
-_EMBEDDERS: dict[tuple[str, str], Any] = {}
-
-
 def embedder_for(model: ModelSpec, device: str = "cpu", settings: Any = None):
-    key = (model.spec, device)
-    if key not in _EMBEDDERS:
-        if model.extractor == "concepts":
-            from indexer.extractors.concepts import ConceptEmbedder
+    """The process-wide embedder of a visual model (loaded on first use)."""
+    if model.extractor == "concepts":
+        from assetdb.models.concepts import ConceptEmbedder
 
-            cache = getattr(settings, "model_dir", None)
-            _EMBEDDERS[key] = ConceptEmbedder(device=device, cache_dir=cache)
-        else:
-            from indexer.extractors.clip import ClipEmbedder
+        return ConceptEmbedder.shared(
+            device=device, cache_dir=getattr(settings, "model_dir", None)
+        )
+    from assetdb.models.clip import ClipEmbedder
 
-            _EMBEDDERS[key] = ClipEmbedder(
-                model.options["model"], model.options.get("pretrained"), device=device
-            )
-    return _EMBEDDERS[key]
+    return ClipEmbedder.shared(
+        model.options["model"], model.options.get("pretrained"), device=device
+    )
 
 
-def sentence_embedder(device: str = "cpu"):
-    """all-MiniLM-L6-v2 for the transcript space (``embed_text``)."""
-    key = ("minilm", device)
-    if key not in _EMBEDDERS:
-        from indexer.extractors.concepts import SentenceEncoder
+def sentence_embedder(device: str | None = None):
+    """all-MiniLM-L6-v2 for the transcript space (``embed_text``, ``encode``), shared
+    by the whole process. ``device`` is accepted and ignored: the encoder is numpy."""
+    from assetdb.models.text import SentenceEncoder
 
-        class _Text:
-            space = TRANSCRIPT_SPACE
-
-            def __init__(self) -> None:
-                self._enc = SentenceEncoder(device)
-
-            def embed_text(self, texts: list[str]):
-                return self._enc.encode(texts)
-
-        _EMBEDDERS[key] = _Text()
-    return _EMBEDDERS[key]
+    return SentenceEncoder.shared()

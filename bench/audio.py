@@ -44,15 +44,16 @@ def main() -> None:
     args = ap.parse_args()
     files = [Path(f) for f in args.files] or [shared_media() / f for f in DEFAULT]
 
+    from assetdb.models.sound_features import Span, featurise, frame_features
+    from assetdb.models.text import SentenceEncoder
+    from assetdb.models.vad import SileroVad, speech_stretches
     from indexer.audio import decode_audio
-    from indexer.extractors.sound import Span, featurise, frame_features
-    from indexer.extractors.transcribe import SentenceEmbedder, Transcriber
-    from indexer.vad import SileroVad, speech_stretches
+    from indexer.extractors.transcribe import Transcriber
 
     t0 = time.perf_counter()
-    vad = SileroVad()
+    vad = SileroVad.shared().load()
     tr = Transcriber(cpu_threads=args.threads)
-    embed = SentenceEmbedder()
+    embed = SentenceEncoder.shared().load()
     load_s = time.perf_counter() - t0
     # warm-up: numba JIT of librosa and the first whisper call are one-off costs
     warm = decode_audio(files[0])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,12 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from assetdb.models.concepts import ConceptEmbedder, ConceptParams, load_rgb
 from bench.imagenet_queries import QUERIES, load_labels, shared_data
-from indexer.extractors.concepts import (
-    ConceptEmbedder,
-    ConceptParams,
-    load_rgb,
-)
 
 IMAGES = shared_data() / "images" / "imagenet-1k-samples"
 
@@ -67,7 +62,6 @@ def main() -> None:
     ap.add_argument("--objects", action="store_true",
                     help="also measure the COCO detections mix (needs the objects feature)")
     args = ap.parse_args()
-    os.environ["HF_HUB_OFFLINE"] = "1"
 
     labels = load_labels(IMAGES)[: args.images]
     classes = np.array([c for _, c, _ in labels])
@@ -95,13 +89,11 @@ def main() -> None:
         key = (mode, template)
         if key not in emb_cache:
             e = ConceptEmbedder(use_objects=False, params=ConceptParams(text_mode=mode, template=template))
-            e._text = base._text
             emb_cache[key] = e.class_embeddings()
         return emb_cache[key]
 
     def run(name: str, p: ConceptParams) -> None:
         e = ConceptEmbedder(use_objects=False, params=p)
-        e._text = base._text
         e._class_emb = class_emb(p.text_mode, p.template)
         img = np.stack([e.combine(pr) for pr in probs])
         m, p10, nd = evaluate(img, q_emb, rel)
@@ -128,7 +120,7 @@ def main() -> None:
     d = ConceptParams()
     run("DEFAULT", d)
     if args.objects:
-        from indexer.extractors.objects import detect_objects
+        from assetdb.models.objects import detect_objects
 
         t0 = time.perf_counter()
         dets = [detect_objects(load_rgb(IMAGES / f)) for f, _, _ in labels]

@@ -63,18 +63,19 @@ def main() -> None:
     args = ap.parse_args()
     import cv2
 
-    from indexer.extractors.objects import SsdMobilenetV2Coco, read_rgb
+    from assetdb.models.objects import SsdMobilenetV2Coco
+    from assetdb.models.ocr import TextReader
+    from indexer.extractors.objects import read_rgb
     from indexer.extractors.ocr import OcrExtractor
 
     with tempfile.TemporaryDirectory() as tmp:
         kfs = make_keyframes(Path(tmp), args.frames)
         ocr_kfs = kfs[:: max(1, len(kfs) // args.ocr_frames)][: args.ocr_frames]
-        det = SsdMobilenetV2Coco()
+        det = SsdMobilenetV2Coco.shared()
         ocr = OcrExtractor()
         ocr.load()
-        from rapidocr_onnxruntime import RapidOCR
-
-        ocr_cls = RapidOCR(text_score=0.5)  # the package default, with the angle classifier
+        # the package default, with the angle classifier
+        ocr_cls = TextReader(text_score=0.5, use_cls=True).load().engine
 
         rows = []
         base = rate(read_rgb, kfs)

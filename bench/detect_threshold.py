@@ -57,9 +57,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=8, help="frames per clip")
     args = ap.parse_args()
-    from indexer.extractors.objects import SsdMobilenetV2Coco
+    from assetdb.models.objects import SsdMobilenetV2Coco
 
-    det = SsdMobilenetV2Coco()
+    det = SsdMobilenetV2Coco.shared()
     rows = []  # (clip, frame, label, score, plausible, main)
     for clip, (main_label, ok) in CLIPS.items():
         for fi, rgb in enumerate(sample(clip, args.frames)):

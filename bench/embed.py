@@ -39,13 +39,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--threads", type=int, default=None, help="torch/LiteRT threads")
     args = ap.parse_args()
-    os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from indexer.extractors.clip import ClipEmbedder
-    from indexer.extractors.concepts import ConceptEmbedder, load_rgb
+    from assetdb.models.base import resolve_device
+    from assetdb.models.clip import ClipEmbedder
+    from assetdb.models.concepts import ConceptEmbedder, load_rgb
 
     paths = sorted((shared_data() / "images" / "imagenet-1k-samples").glob("*.jpg"))
     paths = paths[:: max(1, len(paths) // args.n)][: args.n]
@@ -62,17 +62,18 @@ def main() -> None:
                lambda: ce.embed_text(["warm"]))[1] / len(queries)
     rows.append(("concepts (ConSE)", "cpu", ips, dt, tq))
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    gpu = resolve_device("auto") == "cuda"
+    devices = ["cpu"] + (["cuda"] if gpu else [])
     for dev in devices:
         for name in ("ViT-B-32", "ViT-S-32"):
             e = ClipEmbedder(name, None, device=dev)
-            e._load()
+            e.load()
             ips, dt = timed(lambda e=e: e.embed_images(paths), len(paths),
                             lambda e=e: e.embed_images(paths[:2]))
             tq = timed(lambda e=e: [e.embed_text([q]) for q in queries], len(queries),
                        lambda e=e: e.embed_text(["warm"]))[1] / len(queries)
             rows.append((f"open_clip {name} (random init)", dev, ips, dt, tq))
-    if torch.cuda.is_available():
+    if gpu:
         ce_gpu = ConceptEmbedder(device="cuda", use_objects=False)
         ce_gpu.class_embeddings()
         tq = timed(lambda: [ce_gpu.embed_text([q]) for q in queries], len(queries),

@@ -162,12 +162,13 @@ def bench_detection(n_photos: int) -> list[dict]:
     import csv
 
     import indexer.extractors.faces as fx
+    from assetdb.models.faces import FaceModels
 
     rows = list(csv.DictReader((SHARED / "faces" / "labels.csv").open()))
     step = max(1, len(rows) // n_photos)
     files = [SHARED / "faces" / "labeled" / r["file"] for r in rows[::step][:n_photos]]
     images = [fx._load_rgb(f) for f in files]
-    models = fx.FaceModels("hog")
+    models = FaceModels.shared("hog").load()
     out = []
     for label, max_px, upsample in (
         ("policy", fx.DETECT_MAX_PX, None),

@@ -71,14 +71,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--every", type=int, default=12, help="OCR every Nth frame")
     args = ap.parse_args()
-    from rapidocr_onnxruntime import RapidOCR
+    from assetdb.models.ocr import TextReader
 
     sets = [
         ("goldeneye-vfr-drop3.mp4", frames("goldeneye-vfr-drop3.mp4", args.every), correct_goldeneye),
         ("smpte-2997.mp4", frames("smpte-2997.mp4", args.every * 2), correct_smpte),
     ]
     configs = {
-        "default (cls on, det min side 736)": {"text_score": 0.3},
+        "default (cls on, det min side 736)": {"text_score": 0.3, "use_cls": True},
         "cls off": {"text_score": 0.3, "use_cls": False},
         "cls off, det max side 960": {
             "text_score": 0.3, "use_cls": False, "det_limit_type": "max", "det_limit_side_len": 960
@@ -89,7 +89,7 @@ def main() -> None:
     print("|---|---|" + "---|" * len(THRESHOLDS))
     wrong_examples: dict[str, list[tuple[str, float]]] = {}
     for cname, cfg in configs.items():
-        eng = RapidOCR(**cfg)
+        eng = TextReader(**cfg).load().engine
         lines: list[tuple[float, bool, str]] = []
         n_frames, t0 = 0, time.perf_counter()
         for _, frs, judge in sets:

@@ -1,7 +1,7 @@
-"""Recompute indexer/extractors/sound_norm.json: per-value mean and std of the
+"""Recompute assetdb/models/sound_norm.json: per-value mean and std of the
 180 pooled MFCC/delta/delta-delta means and of the 10 spectral descriptors over
 5 s windows of a reference corpus, plus the block weights (see
-indexer.extractors.sound.normalise and normalise_desc).
+assetdb.models.sound_features.normalise and normalise_desc).
 
 Default corpus: every audio/video file under ../shared/data/media except
 audio/esc50 (held out: the --sounds-like test ranks those clips). Changing the
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assetdb.models.sound_features import DIM, N_MFCC, NORM_FILE, Span, descriptor, featurise
+from assetdb.models.vad import SileroVad
 from indexer.audio import decode_audio
-from indexer.extractors.sound import DIM, N_MFCC, NORM_FILE, Span, descriptor, featurise
-from indexer.vad import SileroVad
 
 WINDOW_S = 5.0
 
@@ -47,7 +47,7 @@ def corpus() -> list[Path]:
 def main(argv: list[str]) -> None:
     files = [Path(a) for a in argv] or corpus()
     rows, descs = [], []
-    vad = SileroVad()
+    vad = SileroVad.shared()
     for path in files:
         audio = decode_audio(path)
         if not audio.usable:

@@ -1,8 +1,7 @@
 """Faces: dlib HOG (or CNN) detection, 5-point alignment, 128-d ResNet identity
 embedding, per-face quality, on keyframes and a few extra frames per shot.
 
-Models come from the ``face-recognition-models`` package, located without
-importing it (its ``__init__`` needs ``pkg_resources``). ``run`` is pure: it
+The models are :class:`assetdb.models.faces.FaceModels`. ``run`` is pure: it
 reads the media and keyframe JPEGs and writes face crop thumbnails under
 ``<data_dir>/faces/<asset_id>/``; ``write`` stores the faces and assigns them
 to persons incrementally (``assetdb.persons.assign_new_faces``).
@@ -10,7 +9,6 @@ to persons incrementally (``assetdb.persons.assign_new_faces``).
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import shutil
 import time
@@ -22,7 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 from sqlalchemy.orm import Session
 
-from assetdb.errors import MediaError, ModelUnavailable
+from assetdb.errors import MediaError
+from assetdb.models.faces import FaceModels, choose_detector
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
@@ -35,7 +34,6 @@ DETECT_MAX_PX = 1280
 # Upsampling costs ~4x; it is worth it on small frames (640x360 video, where
 # faces are 40-80 px) and not on large ones. Measured in notes/faces.md.
 UPSAMPLE_BELOW_PX = 1000
-DET_MIN_SCORE = 0.0  # HOG score; spurious detections seen here scored < 0.4
 # Quality floor (a face below any of these is stored but never seeds a person).
 MIN_SIZE_PX = 32  # Chaplin in chaplin.mp4 (640x360) is 36 px and clusters fine
 MIN_SHARPNESS = 5.0  # Laplacian variance, 96x96 grey chip: soft video faces ~5-10, blur <5
@@ -52,18 +50,6 @@ DEDUPE_DIST_STRICT = 0.3
 CROP_MAX_PX = 160
 NMS_IOU = 0.5
 CROP_MARGIN = 0.25
-
-
-def models_dir() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "face-recognition-models is not installed (pip install face-recognition-models)"
-        )
-    d = Path(next(iter(spec.submodule_search_locations))) / "models"
-    if not d.is_dir():
-        raise ModelUnavailable(f"face-recognition-models has no models folder at {d}")
-    return d
 
 
 @dataclass
@@ -99,33 +85,6 @@ class _Frame:
     t_ms: int
     frame_ts: int | None
     rgb: np.ndarray
-
-
-class FaceModels:
-    """The three dlib models, loaded once per process."""
-
-    def __init__(self, detector: str = "hog") -> None:
-        try:
-            import dlib
-        except ImportError as exc:  # pragma: no cover - dlib-bin is a dependency
-            raise ModelUnavailable("dlib is not installed (pip install dlib-bin)") from exc
-        d = models_dir()
-        self.dlib = dlib
-        self.detector_name = detector
-        if detector == "cnn":
-            self.cnn = dlib.cnn_face_detection_model_v1(str(d / "mmod_human_face_detector.dat"))
-        else:
-            self.hog = dlib.get_frontal_face_detector()
-        self.shape = dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat"))
-        self.rec = dlib.face_recognition_model_v1(
-            str(d / "dlib_face_recognition_resnet_model_v1.dat")
-        )
-
-    def detect(self, rgb: np.ndarray, upsample: int) -> list[tuple[Any, float]]:
-        if self.detector_name == "cnn":
-            return [(d.rect, float(d.confidence)) for d in self.cnn(rgb, upsample)]
-        rects, scores, _ = self.hog.run(rgb, upsample, DET_MIN_SCORE)
-        return [(r, float(s)) for r, s in zip(rects, scores, strict=True)]
 
 
 def choose_upsample(width: int, height: int) -> int:
@@ -404,13 +363,9 @@ class FacesExtractor(Extractor):
     kinds: ClassVar[frozenset[str]] = frozenset({"video", "image"})
 
     def _load(self) -> None:
-        det = str(self.options.get("detector", "auto"))
-        if det == "auto":
-            import dlib
-
-            det = "cnn" if getattr(dlib, "DLIB_USE_CUDA", False) and self.device != "cpu" else "hog"
+        det = choose_detector(str(self.options.get("detector", "auto")), self.device)
         log.info("faces: %s detector", det)
-        self.models = FaceModels(det)
+        self.models = FaceModels.shared(det).load()
 
     def frames_for(self, work: AssetWork) -> list[_Frame]:
         if work.kind == "image":

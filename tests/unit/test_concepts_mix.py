@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer.extractors.concepts import ConceptEmbedder, ConceptParams, class_texts
+from assetdb.models.concepts import ConceptEmbedder, ConceptParams, class_texts
 
 
 def _embedder(params: ConceptParams) -> ConceptEmbedder:

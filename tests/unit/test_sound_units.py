@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from assetdb.errors import QueryError
+from assetdb.models.sound_features import DIM, normalise
+from assetdb.models.vad import FRAME_S, per_second, speech_stretches
 from assetdb.sound import format_transcript
-from indexer.extractors.sound import DIM, normalise
 from indexer.extractors.transcribe import TimeMap
-from indexer.vad import FRAME_S, per_second, speech_stretches
 
 
 def test_time_map_puts_joined_speech_back_on_the_timeline():
@@ -75,7 +75,7 @@ def test_onset_count_picks_isolated_peaks() -> None:
     # a flat envelope has none
     import numpy as np
 
-    from indexer.extractors.sound import HOP, _onset_count
+    from assetdb.models.sound_features import HOP, _onset_count
 
     sr = 16000
     frames_per_s = sr / HOP

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assetdb.errors import ModelUnavailable
+from assetdb.models.base import Model, package_file
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +26,20 @@ MODEL_ID = "silero-vad:onnx-op16"
 
 
 def model_path() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable("silero-vad is not installed (pip install silero-vad)")
-    path = Path(spec.submodule_search_locations[0]) / "data" / "silero_vad.onnx"
-    if not path.is_file():
-        raise ModelUnavailable(f"silero-vad's ONNX model is missing at {path}")
-    return path
+    return package_file("silero_vad", "data", "silero_vad.onnx", pip_name="silero-vad")
 
 
-class SileroVad:
+class SileroVad(Model):
+    """Speech probability per 32 ms window. Always on the CPU: one small window at
+    a time, a GPU would spend its time on transfers."""
+
+    model_id = MODEL_ID
+
     def __init__(self, path: Path | None = None) -> None:
+        super().__init__("cpu")
+        self.path = path
+
+    def _load(self) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -46,13 +47,14 @@ class SileroVad:
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1
         self.session = ort.InferenceSession(
-            str(path or model_path()), providers=["CPUExecutionProvider"], sess_options=opts
+            str(self.path or model_path()), providers=["CPUExecutionProvider"], sess_options=opts
         )
 
     def probabilities(self, samples: np.ndarray, sample_rate: int = VAD_SAMPLE_RATE) -> np.ndarray:
         """Speech probability per 32 ms window (window i covers [i*FRAME_S, (i+1)*FRAME_S))."""
         if sample_rate != VAD_SAMPLE_RATE:
             raise ValueError(f"silero-vad runs at {VAD_SAMPLE_RATE} Hz here, got {sample_rate}")
+        self.load()
         x = np.asarray(samples, dtype=np.float32)
         n = int(np.ceil(len(x) / WINDOW))
         if n == 0:

@@ -1,0 +1,63 @@
+"""On-screen text: RapidOCR (PP-OCRv4 detection + recognition ONNX, from
+``rapidocr-onnxruntime``), CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from assetdb.errors import ModelUnavailable
+from assetdb.models.base import Model
+
+MODEL_ID = "rapidocr-ppocrv4"
+
+Line = tuple[str, float, tuple[float, float, float, float]]
+
+
+class TextReader(Model):
+    """``read(rgb, min_confidence) -> [(text, confidence, (x1, y1, x2, y2) normalised)]``.
+
+    ``text_score`` is the engine's own floor (readings below it are never returned)."""
+
+    model_id = MODEL_ID
+
+    def __init__(self, text_score: float = 0.5, use_cls: bool = False, **options: Any) -> None:
+        super().__init__("cpu")
+        self.text_score = text_score
+        self.use_cls = use_cls
+        self.options = options  # more RapidOCR settings (benches compare them)
+        self.engine: Any = None
+
+    def _load(self) -> None:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:
+            raise ModelUnavailable(
+                "rapidocr-onnxruntime is not installed (pip install rapidocr-onnxruntime)"
+            ) from exc
+        # Default without the 180-degree angle classifier: footage text is upright, and with it
+        # the SMPTE card's timecode at frames 208 and 232 was read upside down
+        # ("60:80:00:00", "80:60:00:00"; without: "00:00:08;09", "00:00:09;08").
+        # Precision on bench/ocr_threshold.py is the same either way.
+        self.engine = RapidOCR(text_score=self.text_score, use_cls=self.use_cls, **self.options)
+
+    def read(self, rgb: np.ndarray, min_confidence: float = 0.0) -> list[Line]:
+        """Text lines of one RGB frame at or above ``min_confidence``."""
+        self.load()
+        h, w = rgb.shape[:2]
+        res, _ = self.engine(np.ascontiguousarray(rgb[:, :, ::-1]))
+        out = []
+        for box, text, score in res or []:
+            if float(score) < min_confidence or not str(text).strip():
+                continue
+            pts = np.asarray(box, dtype=np.float32)
+            x1, y1 = pts.min(axis=0)
+            x2, y2 = pts.max(axis=0)
+            norm_box = (
+                max(0.0, float(x1) / w), max(0.0, float(y1) / h),
+                min(1.0, float(x2) / w), min(1.0, float(y2) / h),
+            )  # fmt: skip
+            out.append((str(text).strip(), float(score), norm_box))
+        return out
