@@ -39,7 +39,7 @@ from assetdb.schema import (
 )
 from indexer import extractors as ext_registry
 from indexer import pipeline
-from indexer.probe import content_hash, is_candidate
+from assetdb.media.probe import content_hash, is_candidate
 from indexer.work import AssetWork, KeyframeRef, SegmentRef
 
 log = logging.getLogger(__name__)

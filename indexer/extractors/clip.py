@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from assetdb.errors import ModelUnavailable
-from indexer.extractors.concepts import VisualExtractor, load_rgb
+from assetdb.media.images import load_rgb
+from indexer.extractors.concepts import VisualExtractor
 
 log = logging.getLogger(__name__)
 

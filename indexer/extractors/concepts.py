@@ -30,7 +30,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from assetdb.errors import MediaError, ModelUnavailable
+from assetdb.errors import ModelUnavailable
+from assetdb.media.images import load_rgb
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
@@ -218,17 +219,6 @@ class ImageNetClassifier:
         p = (q - self._zero) * self._scale
         s = p.sum()
         return p / s if s > 0 else np.full_like(p, 1.0 / p.size)
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise MediaError(f"cannot read image {path}: {exc}") from exc
 
 
 def _detect_objects_fn():

@@ -21,10 +21,12 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from assetdb.errors import MediaError, ModelUnavailable
+from assetdb.errors import ModelUnavailable
+from assetdb.media.frames import frames_at, unique_frames
+from assetdb.media.images import load_rgb
 from assetdb.objects import COCO90, objects_text
 from indexer.extractors.base import Extractor
-from indexer.extractors.frames import frames_at_times, shot_sample_times
+from indexer.extractors.frames import shot_sample_times
 from indexer.work import AssetWork
 
 log = logging.getLogger(__name__)
@@ -181,15 +183,6 @@ def detect_objects(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[
     return [(d.label, d.score, d.box) for d in _default.detect(rgb, min_score)]
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    import cv2
-
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise MediaError(f"cannot read keyframe {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 @dataclass
 class FrameObjects:
     segment_index: int
@@ -258,7 +251,7 @@ class ObjectsExtractor(Extractor):
         assert self.detector is not None
         result = ObjectsResult(detector=self.detector.id)
         for kf in work.keyframes:
-            dets = self.detector.detect(read_rgb(kf.path), self.min_score)
+            dets = self.detector.detect(load_rgb(kf.path), self.min_score)
             result.frames.append(FrameObjects(kf.segment_index, kf.ts, kf.time_s, kf.frame, dets))
         if work.kind == "video" and self.every_s > 0:
             wanted = [
@@ -268,10 +261,10 @@ class ObjectsExtractor(Extractor):
                     seg, (), self.every_s, exclude=[k.time_s for k in seg.keyframes]
                 )
             ]
-            decoded = frames_at_times(
+            decoded = frames_at(
                 work.path, [t for t, _ in wanted], max_px=DECODE_MAX_PX, rotation=work.rotation
             )
-            for t, pts, rgb in decoded:
+            for t, pts, rgb in ((f.time_s, f.pts, f.rgb) for f in unique_frames(decoded)):
                 seg = next((s for s in work.segments if s.start_s - 1e-3 <= t < s.end_s), None)
                 if seg is None:
                     continue

@@ -36,7 +36,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from assetdb.errors import MediaError
-from indexer.audio import SAMPLE_RATE, DecodedAudio, decode_audio
+from assetdb.media.audio import SAMPLE_RATE, DecodedAudio, decode_audio
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 

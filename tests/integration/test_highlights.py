@@ -87,7 +87,7 @@ def test_ten_second_reel(hl_store, name, tmp_path):
     import opentimelineio as otio
 
     from assetdb.highlights import highlights_for_asset
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
     from assetdb.timeline import write_reel
 
     store, ids = hl_store
@@ -274,7 +274,7 @@ def test_vfr_source_cuts_on_real_frames(tmp_path):
     from assetdb.config import load_settings
     from assetdb.db import Store
     from assetdb.highlights import highlights_for_asset
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
     from assetdb.timeline import to_otio
 
     store = Store.open(

@@ -39,14 +39,16 @@ def make_work(
     import av
     import cv2
 
-    from indexer.extractors.frames import frames_at_times
+    from assetdb.media.frames import frames_at, unique_frames
+    from indexer.extractors.frames import FRAME_MAX_PX
 
     path = VIDEO / name
     with av.open(str(path)) as c:
         st = c.streams.video[0]
         tb, rate = Fraction(st.time_base), Fraction(st.average_rate)
     times = sorted({t for _, _, kts in shots for t in kts})
-    frames = frames_at_times(path, times)
+    frames = [(f.time_s, f.pts, f.rgb)
+              for f in unique_frames(frames_at(path, times, max_px=FRAME_MAX_PX))]
     out_dir.mkdir(parents=True, exist_ok=True)
     segs = []
     for i, (a, b, kts) in enumerate(shots):
@@ -175,10 +177,11 @@ def test_object_filter_ranks_traffic_clip_first(store, detected):
 
 def test_detect_objects_contract():
     _need("cv2")
-    from indexer.extractors.frames import frames_at_times
+    from assetdb.media.frames import frames_at
+    from indexer.extractors.frames import FRAME_MAX_PX
     from indexer.extractors.objects import detect_objects
 
-    ((_, _, rgb),) = frames_at_times(VIDEO / "slow_traffic_small.mp4", [8.0])
+    rgb = frames_at(VIDEO / "slow_traffic_small.mp4", [8.0], max_px=FRAME_MAX_PX)[8.0].rgb
     out = detect_objects(rgb)
     assert out and all(isinstance(lb, str) and 0.5 <= sc <= 1 for lb, sc, _ in out)
     assert "car" in {lb for lb, _, _ in out}

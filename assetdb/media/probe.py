@@ -173,12 +173,12 @@ def _stream_rotation(container: Any, stream: Any) -> int:
     first decoded frame; the legacy clockwise `rotate` tag as a fallback)."""
     try:
         for frame in container.decode(stream):
-            rot = int(round(getattr(frame, "rotation", 0) or 0))
+            rot = round(getattr(frame, "rotation", 0) or 0)
             if rot:
                 return rot % 360
             break
-    except Exception:  # noqa: BLE001 - undecodable video is caught later with a reason
-        pass
+    except Exception as exc:  # noqa: BLE001 - undecodable video is caught later with a reason
+        log.debug("rotation not read from a frame: %s", exc)
     rot = stream.metadata.get("rotate")
     if rot is not None:
         try:
@@ -213,7 +213,7 @@ def probe_av(path: Path) -> ProbeInfo:
 
     try:
         container = av.open(str(path), metadata_errors="ignore")
-    except Exception as exc:  # noqa: BLE001 - PyAV raises many types for bad input
+    except Exception as exc:  # PyAV raises many types for bad input
         raise MediaError(f"not a readable media file: {str(exc).splitlines()[0][:300]}") from exc
     with container:
         # Cover art (attached pictures) is not video.
