@@ -112,10 +112,11 @@ def test_a_time_means_the_frame_on_screen(tmp_path, name, codec, pts, tb):
     assert [_index(f.rgb) for f in exact.values()] == list(range(len(pts)))
 
 
-def test_far_targets_seek_and_near_ones_decode_forward(tmp_path):
+@pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
+def test_far_targets_seek_and_near_ones_decode_forward(tmp_path, codec):
     tb = Fraction(1, 1000)
-    pts = [40 * i for i in range(400)]  # 16 s, a keyframe every 12 frames
-    path = write_video(tmp_path / "long.mp4", pts, tb, codec="mpeg4")
+    pts = [40 * i for i in range(400)]  # 16 s, a keyframe every 12 frames (B-frames in H.264)
+    path = write_video(tmp_path / "long.mp4", pts, tb, codec=codec)
     times = [0.5, 0.51, 7.99, 8.0, 15.97, 3.0, 15.0]  # 0.5 and 0.51: one frame
     got = frames_at(path, times)
     for t in times:
