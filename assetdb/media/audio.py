@@ -3,10 +3,11 @@
 The first decodable audio stream, resampled once to one rate (16 kHz by default:
 what silero-vad and whisper need, and enough for the librosa features, so one
 resample serves every sound stage), as float32: downmixed to mono (``samples`` of
-shape (n,)), or with the stream's channels kept (``mono=False``: shape
-(channels, n)). Sample 0 is the asset's t=0: the first video frame when there is
-video (shots are timed from it), else the container's start; ``origin_s`` is that
-instant in container time. A packet that fails to decode is skipped and counted.
+shape (n,)), or in another channel layout (shape (channels, n)). Sample 0 is the
+asset's t=0: the first video frame when there is video (shots are timed from it),
+else the container's start; ``origin_s`` is that instant in container time. A window
+of the track can be decoded alone (``start_s``/``end_s``, for rendering). A packet
+that fails to decode is skipped and counted.
 
 Nothing here raises on a bad track: the result carries a ``status`` and a
 ``reason`` the extractors store, because "this file has no usable sound" is a
@@ -80,10 +81,11 @@ def _empty(status: str, reason: str, sr: int, tried: list[str] | None = None) ->
 
 
 def _decode_stream(
-    container, stream, sr: int, layout: str
+    container, stream, sr: int, layout: str, stop_s: float | None = None
 ) -> tuple[np.ndarray, int, float | None, str | None]:
     """Decode one stream to float32 at ``sr`` in ``layout`` ("mono": shape (n,), else
-    (channels, n)). Returns (samples, errors, first_time_s, last_error)."""
+    (channels, n)), up to container time ``stop_s`` when given. Returns (samples,
+    errors, first_time_s, last_error)."""
     import av
 
     chunks: list[np.ndarray] = []
@@ -94,13 +96,18 @@ def _decode_stream(
     key = None
 
     mono = layout == "mono"
+    got = 0
 
     def _take(frames) -> None:
+        nonlocal got
         for rf in frames:
             chunks.append(rf.to_ndarray().reshape(-1) if mono else rf.to_ndarray())
+            got += chunks[-1].shape[-1]
 
     packets = container.demux(stream)
     while True:
+        if stop_s is not None and first_time is not None and first_time + got / sr > stop_s:
+            break
         try:
             packet = next(packets)
         except StopIteration:
@@ -173,12 +180,23 @@ def _one_line(exc: BaseException) -> str:
 
 
 def decode_audio(
-    path: str | Path, sample_rate: int = SAMPLE_RATE, *, mono: bool = True
+    path: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    layout: str | None = "mono",
+    start_s: float | None = None,
+    end_s: float | None = None,
 ) -> DecodedAudio:
     """Decode the first decodable audio stream of ``path`` to float32 at
-    ``sample_rate``: downmixed to mono, or (``mono=False``) in the stream's own
-    channel layout. Raises MediaError (one line) only when the file cannot be opened;
-    a file without usable sound is a ``status`` with a ``reason``."""
+    ``sample_rate`` in ``layout``: "mono" (a downmix, shape (n,)), another FFmpeg
+    layout name such as "stereo", or None for the stream's own (shape (channels, n)).
+
+    With ``start_s`` / ``end_s`` (asset time, s) only that window is decoded (after a
+    seek): sample 0 is ``start_s``, silence fills what the track does not cover, and
+    ``origin_s`` is the container time of ``start_s``.
+
+    Raises MediaError (one line) only when the file cannot be opened; a file without
+    usable sound is a ``status`` with a ``reason``."""
     import av
 
     path = Path(path)
@@ -191,7 +209,10 @@ def decode_audio(
         n_streams = len(container.streams.audio)
         if not n_streams:
             return _empty(STATUS_NO_AUDIO, "the file has no audio stream", sample_rate)
-        start_s = _origin_s(container)
+        origin = _origin_s(container)
+        window = start_s is not None or end_s is not None
+        t0 = origin + (start_s or 0.0)  # container time of sample 0
+        stop = origin + end_s if end_s is not None else None
         for n in range(n_streams):
             if n:
                 # a fresh demuxer: seeking to 0 lands on a video keyframe and can skip
@@ -201,13 +222,17 @@ def decode_audio(
             stream = container.streams.audio[n]
             cc = stream.codec_context
             name = cc.name if cc is not None else "unknown"
-            target = "mono"
-            if not mono:
+            target = layout
+            if target is None:
                 nb = cc.layout.nb_channels if cc is not None and cc.layout is not None else 0
                 target = cc.layout.name if nb else "stereo"
             try:
+                if start_s and stream.time_base:
+                    # lands on the packet before; what precedes t0 is cut below
+                    seek_s = max(0.0, t0 - 0.5)
+                    container.seek(int(seek_s / stream.time_base), stream=stream, backward=True)
                 samples, errors, first_time, last_error = _decode_stream(
-                    container, stream, sample_rate, target
+                    container, stream, sample_rate, target, stop
                 )
             except (av.error.FFmpegError, ValueError, MemoryError) as exc:
                 tried.append(f"stream {stream.index} ({name}): {_one_line(exc)}")
@@ -219,24 +244,30 @@ def decode_audio(
             got = samples.shape[-1] / sample_rate
             # Place sample 0 at the asset's t=0 so segment times line up with the shots.
             if first_time is not None:
-                offset = round((first_time - start_s) * sample_rate)
+                offset = round((first_time - t0) * sample_rate)
                 if offset > 0:
                     pad = np.zeros((*samples.shape[:-1], offset), np.float32)
                     samples = np.concatenate([pad, samples], axis=-1)
                 elif offset < 0:
                     samples = samples[..., -offset:]
-            layout = cc.layout.name if cc is not None and cc.layout is not None else None
+            if end_s is not None:
+                want = max(0, round((end_s - (start_s or 0.0)) * sample_rate))
+                samples = samples[..., :want]
+                if samples.shape[-1] < want:
+                    pad = np.zeros((*samples.shape[:-1], want - samples.shape[-1]), np.float32)
+                    samples = np.concatenate([samples, pad], axis=-1)
+            src_layout = cc.layout.name if cc is not None and cc.layout is not None else None
             channels = cc.layout.nb_channels if cc is not None and cc.layout is not None else None
             status, reason = STATUS_OK, None
             problems = []
             if errors:
                 problems.append(f"{errors} packets failed to decode (last: {last_error})")
-            expected = _declared_duration(container, stream)
+            expected = None if window else _declared_duration(container, stream)
             if expected and got < expected * TRUNCATED_RATIO:
                 problems.append(f"decoded {got:.2f} s of the {expected:.2f} s the file declares")
             if problems:
                 status, reason = STATUS_PARTIAL, "; ".join(problems)
-            if float(np.abs(samples).max()) < SILENCE_PEAK:
+            if not samples.size or float(np.abs(samples).max()) < SILENCE_PEAK:
                 status = STATUS_SILENT
                 reason = "the audio is digital silence (peak below -80 dBFS)"
             return DecodedAudio(
@@ -248,10 +279,10 @@ def decode_audio(
                 codec=name,
                 source_rate=cc.sample_rate if cc else None,
                 channels=channels,
-                layout=layout,
+                layout=src_layout,
                 decode_errors=errors,
                 tried=tried,
-                origin_s=start_s,
+                origin_s=t0,
             )
     finally:
         container.close()

@@ -83,11 +83,34 @@ def test_tone_in_any_container(tmp_path, name, codec, rate):
 
 
 def test_channels_kept_on_request(tmp_path):
-    a = decode_audio(write_tone(tmp_path / "s.flac", "flac"), 8000, mono=False)
+    path = write_tone(tmp_path / "s.flac", "flac")
+    a = decode_audio(path, 8000, layout=None)
     assert a.samples.shape[0] == 2 and a.samples.shape[1] == pytest.approx(16000, abs=200)
     assert a.duration_s == pytest.approx(2.0, abs=0.05)
     left, right = np.abs(a.samples[:, 2000:14000]).max(axis=1)
     assert left == pytest.approx(0.4, abs=0.02) and right == pytest.approx(0.2, abs=0.02)
+    mono = decode_audio(write_tone(tmp_path / "m.wav", "pcm_s16le", layout="mono"), 8000,
+                        layout="stereo")
+    assert mono.samples.shape[0] == 2 and mono.channels == 1
+
+
+def test_a_window_is_the_same_samples_as_the_whole(tmp_path):
+    """Rendering decodes a window after a seek: the same samples as the whole decode
+    (to within the sub-sample phase of a resampler started elsewhere), silence where
+    the track ends."""
+    # MOV: sample-exact audio timestamps (Matroska rounds them to the millisecond)
+    path = write_tone(tmp_path / "w.mov", "pcm_s16le", seconds=6.0, video_start_ms=200)
+    whole = decode_audio(path, 16000, layout="stereo")
+    win = decode_audio(path, 16000, layout="stereo", start_s=3.25, end_s=4.0)
+    assert win.samples.shape == (2, 12000) and win.status == STATUS_OK
+    assert win.origin_s == pytest.approx(whole.origin_s + 3.25)
+    def err(lag: int) -> float:
+        ref = whole.samples[:, 52000 + lag : 64000 + lag]
+        return float(np.abs(win.samples - ref).max())
+
+    assert min(range(-3, 4), key=err) == 0 and err(0) < 0.1  # 1 sample off: ~0.35
+    tail = decode_audio(path, 16000, start_s=5.5, end_s=6.5)
+    assert tail.samples.shape == (16000,) and not tail.samples[8000:].any()
 
 
 def test_sample_zero_is_the_first_video_frame(tmp_path):
