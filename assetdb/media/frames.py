@@ -3,7 +3,8 @@
 Two ways in, one set of rules:
 
 - ``iter_frames``: every frame in presentation order, for analysis passes (shots,
-  interest). Frames come as stored (no rotation); the caller picks the size.
+  interest), or from a start time on (rendering). Frames come as stored (no
+  rotation); the caller picks the size.
 - ``frames_at``: RGB frames at chosen times (keyframes, faces' extra frames,
   objects/OCR samples), with the display rotation applied and the long side bounded.
 
@@ -96,6 +97,21 @@ def _stream_time_base(stream: Any) -> Fraction:
     return Fraction(stream.time_base) if stream.time_base else Fraction(1, 1000)
 
 
+Target = MediaTime | float  # a time relative to the first frame: exact, or in seconds
+
+
+def _tick(t: Target, tb: Fraction) -> int:
+    """``t`` in ticks of the stream's time base (seconds: the nearest tick)."""
+    if isinstance(t, MediaTime):
+        return t.ts if t.time_base == tb else t.rescale(tb).ts
+    return MediaTime.from_seconds(t, tb).ts
+
+
+def _first_pts(container: Any, stream: Any, path: Path | str, errors: list[str]) -> int:
+    """Timestamp of the first decoded frame (the origin of relative times)."""
+    return next((f.pts for f in _decoded(container, stream, path, errors) if f.pts is not None), 0)
+
+
 def _decoded(container: Any, stream: Any, path: Path | str, errors: list[str]) -> Iterator[Any]:
     """Frames of ``stream`` from the container's current position; damaged packets are
     skipped and recorded in ``errors``."""
@@ -165,13 +181,17 @@ class Frame:
         return f.reformat(width=64, height=36, format="gray").to_ndarray().astype(np.float32)
 
 
-def iter_frames(path: Path | str, stream_index: int | None = None) -> Iterator[Frame]:
-    """Every decoded frame of the video stream, in presentation order.
+def iter_frames(
+    path: Path | str, stream_index: int | None = None, *, start: Target | None = None
+) -> Iterator[Frame]:
+    """Every decoded frame of the video stream, in presentation order; with ``start``,
+    from the frame on screen at that time on (after a seek: for rendering a clip).
 
-    ``Frame.time`` is relative to the first frame; a frame without a timestamp gets one
-    extrapolated from the previous frames, and a duplicate or backwards timestamp is
-    moved just after the previous one, so times strictly increase. Raises MediaError
-    when the file cannot be opened, has no video, or no frame decodes."""
+    ``Frame.time`` is relative to the first frame of the stream; a frame without a
+    timestamp gets one extrapolated from the previous frames, and a duplicate or
+    backwards timestamp is moved just after the previous one, so times strictly
+    increase. ``Frame.index`` counts the frames of this pass. Raises MediaError when
+    the file cannot be opened, has no video, or no frame decodes."""
     container = open_container(path)
     with container:
         stream = video_stream(container, stream_index)
@@ -182,6 +202,15 @@ def iter_frames(path: Path | str, stream_index: int | None = None) -> Iterator[F
         step: int | None = None
         index = 0
         errors: list[str] = []
+        tick: int | None = None  # frames before the one on screen at start are skipped
+        held: Frame | None = None
+        if start is not None:
+            first = _first_pts(container, stream, path, errors)
+            tick = _tick(start, tb)
+            try:
+                container.seek(first + tick, stream=stream, backward=True, any_frame=False)
+            except Exception:  # noqa: BLE001 - a file that cannot seek is read from the start
+                container.seek(0)
         for f in _decoded(container, stream, path, errors):
             pts = f.pts
             if pts is None:
@@ -194,8 +223,23 @@ def iter_frames(path: Path | str, stream_index: int | None = None) -> Iterator[F
             if last is not None:
                 step = rel - last if step is None else min(step, rel - last)
             last = rel
-            yield Frame(index=index, time=MediaTime(rel, tb), source_pts=f.pts, av_frame=f)
+            frame = Frame(index=index, time=MediaTime(rel, tb), source_pts=f.pts, av_frame=f)
+            if tick is not None:
+                if rel < tick:
+                    held = frame
+                    continue
+                if rel > tick and held is not None:
+                    held.index = index
+                    index += 1
+                    yield held
+                tick = held = None
+                frame.index = index
+            yield frame
             index += 1
+        if held is not None:  # start after the last frame: the last frame stays on screen
+            held.index = index
+            index += 1
+            yield held
         if index == 0:
             raise MediaError("no video frame could be decoded")
 
@@ -215,9 +259,6 @@ class FrameImage:
     @property
     def time_s(self) -> float:
         return self.time.seconds
-
-
-Target = MediaTime | float
 
 
 def frames_at(
@@ -245,15 +286,10 @@ def frames_at(
         stream = video_stream(container, stream_index)
         stream.thread_type = "AUTO"
         tb = _stream_time_base(stream)
-        ticks = {
-            t: (t.ts if t.time_base == tb else t.rescale(tb).ts)
-            if isinstance(t, MediaTime)
-            else MediaTime.from_seconds(t, tb).ts
-            for t in wanted
-        }
+        ticks = {t: _tick(t, tb) for t in wanted}
         targets = sorted(set(ticks.values()))
         errors: list[str] = []
-        base = next((f.pts for f in _decoded(container, stream, path, errors) if f.pts is not None), 0)
+        base = _first_pts(container, stream, path, errors)
         converted: tuple[Any, FrameImage] | None = None
 
         def image(frame: Any) -> FrameImage:

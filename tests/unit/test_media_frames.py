@@ -110,6 +110,13 @@ def test_a_time_means_the_frame_on_screen(tmp_path, name, codec, pts, tb):
     # exact timestamps (keyframes) give exactly their frame
     exact = frames_at(path, [MediaTime(p - pts[0], tb) for p in pts])
     assert [_index(f.rgb) for f in exact.values()] == list(range(len(pts)))
+    # a sequential pass from a start time begins with the frame on screen then
+    for t in (times[0], rel[3] - 0.001, rel[3], rel[-2] + 0.011, end + 2.0):
+        want = _expected(pts, tb, t)
+        got_run = [(f.index, _index(f.to_ndarray("rgb24")), f.source_pts)
+                   for f in iter_frames(path, start=t)]
+        n = len(pts) - want
+        assert got_run == [(k, want + k, pts[want + k]) for k in range(n)], t
 
 
 @pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
@@ -124,6 +131,11 @@ def test_far_targets_seek_and_near_ones_decode_forward(tmp_path, codec):
     # two requested times inside one frame: one distinct frame
     assert [f.pts for f in unique_frames(got)] == sorted({f.pts for f in got.values()})
     assert len(unique_frames(got)) == len(times) - 1
+    for t in (7.99, 15.0):  # a pass that starts after a seek
+        run = iter_frames(path, start=t)
+        assert [_index(next(run).to_ndarray()) for _ in range(3)] == [
+            _expected(pts, tb, t) + k for k in range(3)
+        ]
 
 
 def test_a_time_just_before_a_cut_stays_in_its_shot(tmp_path):
