@@ -12,8 +12,9 @@ OPENERS = re.compile(
     r"\bav\.open\(|\bImage\.open\(|\bcv2\.imread\(|\bcv2\.VideoCapture\(|\blibrosa\.load\(|"
     r"\bsoundfile\.read\(|\bsf\.read\("
 )
-# Not moved yet (other owners, see the refactor's report): the reel renderer (it also
-# writes the reel), highlights' quiet-point audio, the contact sheet's face crops.
+WRITES = re.compile(r"""mode=["']w|,\s*["']w["']""")  # writing a reel is not reading media
+# Not moved yet (other owners, see the refactor's report): the reel renderer's frames
+# and audio, highlights' quiet-point audio, the contact sheet's face crops.
 PENDING = {"assetdb/timeline.py", "assetdb/highlights.py", "assetdb/persons.py"}
 
 
@@ -25,7 +26,7 @@ def test_only_the_media_layer_opens_media():
             if rel.startswith("assetdb/media/") or rel in PENDING:
                 continue
             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-                if OPENERS.search(line):
+                if OPENERS.search(line) and not WRITES.search(line):
                     offenders.append(f"{rel}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
 
