@@ -1,7 +1,7 @@
 """Extractor "interest": per-second interestingness signals measured from the media.
 
-Video is decoded (``assetdb.media.frames.iter_frames``) at low resolution (``WIDTH_PX`` wide) and sampled at
-``SAMPLE_FPS`` frames per second. For each sample:
+Video is decoded (``assetdb.media.frames.iter_frames``) at low resolution (``WIDTH_PX``
+wide) and sampled at ``SAMPLE_FPS`` frames per second. For each sample:
 
 - motion: mean absolute luma difference with the previous sample (0..1)
 - change: half L1 distance between the 4x4x4 RGB histograms of consecutive samples (0..1)
@@ -14,11 +14,11 @@ Samples are averaged into one-second bins (``t0_s`` = first frame time). "novelt
 second is the half-L1 distance between its mean histogram and the mean histogram of all
 other seconds of the clip.
 
-Audio (first decodable audio stream, ``assetdb.media.audio``, mono at ``AUDIO_SR``) gives per second
-``rms_db`` (dBFS), ``loudness_lufs`` (BS.1770 K-weighted mean-square over the second,
-via pyloudnorm's filters; -70 floor) and ``onset`` (mean spectral flux of the log spectrum). A
-track that fails to decode does not fail the stage: the audio curves are ``None`` and
-the error is stored (``audio_state="failed"``).
+Audio (first decodable audio stream, ``assetdb.media.audio``, mono at ``AUDIO_SR``)
+gives per second ``rms_db`` (dBFS), ``loudness_lufs`` (BS.1770 K-weighted mean-square
+over the second, via pyloudnorm's filters; -70 floor) and ``onset`` (mean spectral flux
+of the log spectrum). A track that fails to decode does not fail the stage: the audio
+curves are ``None`` and the error is stored (``audio_state="failed"``).
 
 Per shot (segment) the summary is the mean of the samples inside it, plus the shot's
 novelty against the asset's other shots; its colour histogram is the diversity signature.
