@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 
 from assetdb.db import Store
 from assetdb.errors import AssetdbError, MediaError
+from assetdb.media.probe import content_hash, is_candidate
 from assetdb.records import TextRow, replace_texts
 from assetdb.schema import (
     STATE_FAILED,
@@ -39,7 +40,6 @@ from assetdb.schema import (
 )
 from indexer import extractors as ext_registry
 from indexer import pipeline
-from indexer.probe import content_hash, is_candidate
 from indexer.work import AssetWork, KeyframeRef, SegmentRef
 
 log = logging.getLogger(__name__)

@@ -6,19 +6,20 @@ Pure computation plus keyframe JPEGs under the data dir; no database. The writer
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 from assetdb.errors import MediaError
+from assetdb.media.frames import frames_at
+from assetdb.media.images import load_rgb
+from assetdb.media.probe import ProbeInfo, probe
+from assetdb.media.times import MediaTime
 from assetdb.paths import display_path, fs_path
 from indexer import keyframes as kf
 from indexer import shots as sh
-from indexer.decode import frames_at, rotate_rgb
-from indexer.probe import ProbeInfo, probe
 from indexer.work import AssetWork, KeyframeRef, SegmentRef
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,17 @@ def _video_segments(
         segments.append(seg)
         for choice in kf.choose_keyframes(stats, s, e, spf):
             wanted.append((i, choice))
-    targets = [int(stats.pts[c.frame]) for _, c in wanted]
+    targets = [MediaTime(int(stats.pts[c.frame]), tb) for _, c in wanted]
     frames = frames_at(
-        path, targets, stream_index=info.video_stream, start_pts=None,
+        path, targets, stream_index=info.video_stream,
         max_px=kf.KEYFRAME_MAX_PX, rotation=info.rotation,
     )
     for seg_i, choice in wanted:
         ts = int(stats.pts[choice.frame])
-        rgb = frames.get(ts)
-        if rgb is None:
+        got = frames.get(MediaTime(ts, tb))
+        if got is None:
             continue
+        rgb = got.rgb
         name = f"s{seg_i:04d}_f{choice.frame:07d}.jpg"
         w, h = kf.save_jpeg(rgb, out_dir / name)
         segments[seg_i].keyframes.append(
@@ -120,14 +122,7 @@ def _video_segments(
 
 
 def _image_segments(path: Path, out_dir: Path) -> list[SegmentRef]:
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(im.convert("RGB"))
-    except OSError as exc:
-        raise MediaError(f"cannot decode image: {exc}") from exc
+    rgb = load_rgb(path)
     name = "s0000_f0000000.jpg"
     w, h = kf.save_jpeg(rgb, out_dir / name)
     stats = kf.image_stats(rgb)
@@ -141,7 +136,7 @@ def _image_segments(path: Path, out_dir: Path) -> list[SegmentRef]:
 
 def _audio_segments(info: ProbeInfo) -> list[SegmentRef]:
     sr = next((s["sample_rate"] for s in info.audio_streams if s.get("sample_rate")), 48000)
-    total = int(round((info.duration_s or 0.0) * sr))
+    total = round((info.duration_s or 0.0) * sr)
     if total <= 0:
         raise MediaError("audio has no duration")
     win = int(AUDIO_WINDOW_S * sr)
@@ -151,7 +146,7 @@ def _audio_segments(info: ProbeInfo) -> list[SegmentRef]:
     tb = Fraction(1, sr)
     return [
         SegmentRef(index=i, kind="window", time_base=tb, start_ts=a, end_ts=b)
-        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+        for i, (a, b) in enumerate(itertools.pairwise(bounds))
     ]
 
 
@@ -189,6 +184,5 @@ __all__ = [
     "catalogue_asset",
     "display_path",
     "fs_path",
-    "rotate_rgb",
     "work_from_result",
 ]

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.decode import iter_lowres
+from assetdb.media.frames import fit_width, iter_frames
 
 log = logging.getLogger(__name__)
 
 VERSION = "1"
+ANALYSIS_WIDTH_PX = 256
 MIN_SHOT_S = 0.5
 ADAPTIVE_THRESHOLD = 3.0
 MIN_CONTENT_VAL = 15.0
@@ -79,7 +80,7 @@ def detect_shots(path: Path, frame_rate: Fraction | None, stream_index: int | No
     from scenedetect.common import Timecode
 
     fps = frame_rate or Fraction(25)
-    min_len = max(1, int(round(float(fps) * MIN_SHOT_S)))
+    min_len = max(1, round(float(fps) * MIN_SHOT_S))
     adaptive = AdaptiveDetector(
         adaptive_threshold=ADAPTIVE_THRESHOLD, min_scene_len=min_len, min_content_val=MIN_CONTENT_VAL
     )
@@ -90,23 +91,27 @@ def detect_shots(path: Path, frame_rate: Fraction | None, stream_index: int | No
     tb = Fraction(1, 1000)
     tc = None
 
-    def record(cuts, kind: str) -> None:  # noqa: ANN001
+    def record(cuts, kind: str) -> None:
         for c in cuts:
             cut_times.setdefault(int(c.pts), kind)
 
-    for tb, fr in iter_lowres(path, stream_index):
-        tc = FrameTimecode(Timecode(pts=fr.pts, time_base=tb), fps)
-        pts_list.append(fr.pts)
-        stats.append(_frame_stats(fr.bgr))
-        record(adaptive.process_frame(tc, fr.bgr), "cut")
-        record(fades.process_frame(tc, fr.bgr), "fade")
+    size = None
+    for fr in iter_frames(path, stream_index):
+        tb = fr.time.time_base
+        size = size or fit_width(fr.width, fr.height, ANALYSIS_WIDTH_PX)
+        bgr = fr.to_ndarray("bgr24", *size)
+        tc = FrameTimecode(Timecode(pts=fr.time.ts, time_base=tb), fps)
+        pts_list.append(fr.time.ts)
+        stats.append(_frame_stats(bgr))
+        record(adaptive.process_frame(tc, bgr), "cut")
+        record(fades.process_frame(tc, bgr), "fade")
     if tc is not None:
         record(adaptive.post_process(tc), "cut")
         record(fades.post_process(tc), "fade")
 
     pts = np.asarray(pts_list, dtype=np.int64)
     n = len(pts)
-    step = int(np.median(np.diff(pts))) if n > 1 else max(1, int(round(1 / (fps * tb))))
+    step = int(np.median(np.diff(pts))) if n > 1 else max(1, round(1 / (fps * tb)))
     analysis = ShotAnalysis(time_base=tb, frame_count=n, end_pts=int(pts[-1]) + step if n else 0)
     arr = np.asarray(stats, dtype=np.float64).reshape(-1, 4)
     analysis.stats = FrameStats(pts, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])

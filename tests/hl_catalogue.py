@@ -33,7 +33,7 @@ def _hand_catalogue(store: Store, path: Path) -> int:
     import av
     from scenedetect import AdaptiveDetector, detect
 
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
     from indexer.extractors.interest import InterestExtractor
     from indexer.work import AssetWork, SegmentRef
 

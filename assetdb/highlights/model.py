@@ -177,20 +177,23 @@ class FeatureSource:
 
 def mfcc_per_second(path: Path, t0_s: float, n: int) -> np.ndarray | None:
     """(n, 180): per second, the mean of 60 MFCC + delta + delta-delta (librosa)."""
-    import av
-
-    from indexer.extractors.interest import decode_audio_mono
+    from assetdb.errors import MediaError
+    from assetdb.media.audio import STATUS_NO_AUDIO, STATUS_UNDECODABLE, decode_audio
 
     try:
-        dec = decode_audio_mono(path, MFCC_SR)
-    except (av.error.FFmpegError, ValueError) as exc:
+        dec = decode_audio(path, MFCC_SR)
+    except MediaError as exc:
         log.info("%s: audio failed to decode for MFCC: %s", path, exc)
         return None
-    if dec is None or dec[0].size < MFCC_SR // 2:
+    if dec.status in (STATUS_NO_AUDIO, STATUS_UNDECODABLE):
+        if dec.status == STATUS_UNDECODABLE:
+            log.info("%s: audio failed to decode for MFCC: %s", path, dec.reason)
+        return None
+    if dec.samples.size < MFCC_SR // 2:
         return None
     import librosa
 
-    y, a0 = dec
+    y, a0 = dec.samples, dec.origin_s
     hop = 512
     m = librosa.feature.mfcc(y=y, sr=MFCC_SR, n_mfcc=N_MFCC, hop_length=hop)
     width = min(9, m.shape[1] - (1 - m.shape[1] % 2)) if m.shape[1] >= 3 else 0

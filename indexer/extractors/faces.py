@@ -13,15 +13,16 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from assetdb.errors import MediaError
 from assetdb.models.faces import FaceModels, choose_detector
+from assetdb.media.frames import frames_at
+from assetdb.media.images import load_rgb
+from assetdb.media.times import MediaTime
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
@@ -192,22 +193,6 @@ def is_low_quality(size_px: int, sharpness: float, front: float, det_score: floa
     )
 
 
-def _load_rgb(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"))
-    except OSError as exc:
-        raise MediaError(f"cannot read image {path}: {exc}") from exc
-
-
-def _rotate(rgb: np.ndarray, rotation: int) -> np.ndarray:
-    k = (-(rotation // 90)) % 4  # display rotation is clockwise
-    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
-
-
 def extra_frame_times(work: AssetWork, per_shot: int) -> dict[int, list[float]]:
     """Times (s) of the extra frames to decode per segment index: evenly spaced
     inside the shot, away from its keyframes."""
@@ -230,76 +215,22 @@ def extra_frame_times(work: AssetWork, per_shot: int) -> dict[int, list[float]]:
     return out
 
 
-def decode_frames(
-    path: Path, wanted: dict[int, list[float]], rotation: int, *, relative: bool | None = None
-) -> list[_Frame]:
-    """Decode the first frame at or after each wanted time (one forward pass,
-    seeking only over long gaps).
-
-    Times are in the segments' convention: stream timestamps, or seconds from the
-    stream's first frame when ``relative`` (``None``: relative when the stream
-    starts after 0, as PySceneDetect counts). Returned frame times use the same
-    convention as the wanted times."""
-    import av
-
-    targets = sorted((t, si) for si, ts in wanted.items() for t in ts)
-    if not targets:
-        return []
-    frames: list[_Frame] = []
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            tb = stream.time_base or Fraction(1, 1_000_000)
-            start = stream.start_time or 0
-            offset = float(start * tb) if (relative is None or relative) else 0.0
-            offset_ts = start if (relative is None or relative) else 0
-            pos = -1.0
-            i = 0
-            it = None
-            while i < len(targets):
-                t, si = targets[i]
-                if it is None or t - pos > 5.0:
-                    container.seek(
-                        int((t + offset) / tb), stream=stream, backward=True, any_frame=False
-                    )
-                    it = container.decode(stream)
-                frame = next(it, None)
-                if frame is None:
-                    break
-                if frame.pts is None:
-                    continue
-                pos = float(frame.pts * tb) - offset
-                if pos + 1e-3 < t:
-                    continue
-                rgb = _rotate(frame.to_ndarray(format="rgb24"), rotation)
-                frames.append(_Frame(si, round(pos * 1000), int(frame.pts - offset_ts), rgb))
-                i += 1
-                while i < len(targets) and targets[i][0] <= pos:
-                    i += 1
-    except (av.error.FFmpegError, OSError) as exc:
-        raise MediaError(f"cannot decode {path}: {exc}") from exc
-    return frames
-
-
 def extra_frames(work: AssetWork, wanted: dict[int, list[float]]) -> list[_Frame]:
-    """The wanted frames, decoded by the pipeline's ``indexer.decode.frames_at``
-    (timestamps relative to the first frame, rotation applied)."""
-    try:
-        from indexer.decode import frames_at
-    except ImportError:  # pragma: no cover - older pipeline
-        return decode_frames(work.path, wanted, work.rotation)
+    """The wanted frames (the frame on screen at each time, rotation applied), by
+    ``assetdb.media.frames.frames_at``."""
     segs = {s.index: s for s in work.segments}
-    targets: dict[int, tuple[int, int]] = {}
+    targets: dict[MediaTime, tuple[int, int]] = {}
     for si, times in wanted.items():
         tb = segs[si].time_base
         for t in times:
-            targets[int(t / tb)] = (si, round(t * 1000))
+            targets[MediaTime(int(t / tb), tb)] = (si, round(t * 1000))
     if not targets:
         return []
     got = frames_at(work.path, list(targets), rotation=work.rotation)
     return [
-        _Frame(si, t_ms, pts, got[pts]) for pts, (si, t_ms) in sorted(targets.items()) if pts in got
+        _Frame(si, t_ms, mt.ts, got[mt].rgb)
+        for mt, (si, t_ms) in sorted(targets.items())
+        if mt in got
     ]
 
 
@@ -369,11 +300,11 @@ class FacesExtractor(Extractor):
 
     def frames_for(self, work: AssetWork) -> list[_Frame]:
         if work.kind == "image":
-            return [_Frame(0, 0, 0, _load_rgb(work.path))]
+            return [_Frame(0, 0, 0, load_rgb(work.path))]
         frames = []
         for seg in work.segments:
             for kf in seg.keyframes:
-                frames.append(_Frame(seg.index, round(kf.time_s * 1000), kf.ts, _load_rgb(kf.path)))
+                frames.append(_Frame(seg.index, round(kf.time_s * 1000), kf.ts, load_rgb(kf.path)))
         per_shot = int(self.options.get("extra_frames", EXTRA_FRAMES_PER_SHOT))
         frames += extra_frames(work, extra_frame_times(work, per_shot))
         return frames

@@ -1,7 +1,7 @@
 """Extractor "interest": per-second interestingness signals measured from the media.
 
-Video is decoded with PyAV at low resolution (``WIDTH_PX`` wide) and sampled at
-``SAMPLE_FPS`` frames per second. For each sample:
+Video is decoded (``assetdb.media.frames.iter_frames``) at low resolution (``WIDTH_PX``
+wide) and sampled at ``SAMPLE_FPS`` frames per second. For each sample:
 
 - motion: mean absolute luma difference with the previous sample (0..1)
 - change: half L1 distance between the 4x4x4 RGB histograms of consecutive samples (0..1)
@@ -14,11 +14,11 @@ Samples are averaged into one-second bins (``t0_s`` = first frame time). "novelt
 second is the half-L1 distance between its mean histogram and the mean histogram of all
 other seconds of the clip.
 
-Audio (first audio stream, decoded with PyAV, mono at ``AUDIO_SR``) gives per second
-``rms_db`` (dBFS), ``loudness_lufs`` (BS.1770 K-weighted mean-square over the second,
-via pyloudnorm's filters; -70 floor) and ``onset`` (mean spectral flux of the log spectrum). A
-track that fails to decode does not fail the stage: the audio curves are ``None`` and
-the error is stored (``audio_state="failed"``).
+Audio (first decodable audio stream, ``assetdb.media.audio``, mono at ``AUDIO_SR``)
+gives per second ``rms_db`` (dBFS), ``loudness_lufs`` (BS.1770 K-weighted mean-square
+over the second, via pyloudnorm's filters; -70 floor) and ``onset`` (mean spectral flux
+of the log spectrum). A track that fails to decode does not fail the stage: the audio
+curves are ``None`` and the error is stored (``audio_state="failed"``).
 
 Per shot (segment) the summary is the mean of the samples inside it, plus the shot's
 novelty against the asset's other shots; its colour histogram is the diversity signature.
@@ -35,6 +35,9 @@ import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from assetdb.errors import MediaError
+from assetdb.media.audio import STATUS_NO_AUDIO, STATUS_UNDECODABLE, decode_audio
+from assetdb.media.frames import Frame, iter_frames
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
@@ -64,18 +67,10 @@ class Samples:
     blank_runs: list[list[float]] = field(default_factory=list)
 
 
-def _frame_luma(frame) -> tuple[float, float]:
+def _frame_luma(frame: Frame) -> tuple[float, float]:
     """Mean and std of the luma (0..1, full range) of a whole frame, cheaply: every 8th
     pixel of the Y plane for planar YUV, a small gray conversion otherwise."""
-    fmt = frame.format.name
-    if fmt in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12"):
-        plane = frame.planes[0]
-        y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[::8, : frame.width : 8]
-        y = y.astype(np.float32)
-        if not fmt.startswith("yuvj") and int(getattr(frame, "color_range", 1) or 1) != 2:
-            y = (y - 16.0) * (255.0 / 219.0)
-    else:
-        y = frame.reformat(width=64, height=36, format="gray").to_ndarray().astype(np.float32)
+    y = frame.luma_sample(8)
     return float(np.clip(y, 0, 255).mean()) / 255.0, float(y.std()) / 255.0
 
 
@@ -116,10 +111,6 @@ def _laplacian_var(gray: np.ndarray) -> float:
 
 def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WIDTH_PX) -> Samples:
     """Decode the first video stream and measure ``sample_fps`` frames per second."""
-    import av
-
-    from assetdb.errors import MediaError
-
     ts: list[float] = []
     vals: dict[str, list[float]] = {k: [] for k in VIDEO_SIGNALS}
     hists: list[np.ndarray] = []
@@ -130,49 +121,44 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
     runs: list[list[float]] = []
     run_open = False
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(f"{path}: no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            h = None
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                t = float(frame.pts * stream.time_base)
-                blank = _is_blank(*_frame_luma(frame))
-                if blank and not run_open:
-                    runs.append([t, t])
-                    run_open = True
-                elif not blank and run_open:
-                    runs[-1][1] = t  # the run ends where the first non-blank frame starts
-                    run_open = False
-                if next_t is not None and t < next_t - 1e-6:
-                    continue
-                next_t = (t if next_t is None else next_t) + step
-                if h is None:
-                    h = max(2, round(width * frame.height / max(frame.width, 1) / 2) * 2)
-                rgb = frame.reformat(width=width, height=h, format="rgb24").to_ndarray()
-                gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-                hist = _hist(rgb)
-                mean = float(gray.mean()) / 255.0
-                std = float(gray.std()) / 255.0
-                ts.append(t)
-                vals["brightness"].append(mean)
-                vals["contrast"].append(std)
-                vals["sharpness"].append(float(np.log10(1.0 + _laplacian_var(gray))))
-                vals["blank"].append(
-                    float(std < FLAT_STD or mean < BLACK_LUMA or mean > WHITE_LUMA)
-                )
-                if prev_gray is None:
-                    vals["motion"].append(0.0)
-                    vals["change"].append(0.0)
-                else:
-                    vals["motion"].append(float(np.abs(gray - prev_gray).mean()) / 255.0)
-                    vals["change"].append(0.5 * float(np.abs(hist - prev_hist).sum()))
-                prev_gray, prev_hist = gray, hist
-                hists.append(hist)
-    except av.error.FFmpegError as exc:
+        h = None
+        for frame in iter_frames(path):
+            if frame.source_pts is None:
+                continue
+            t = frame.source_time_s
+            blank = _is_blank(*_frame_luma(frame))
+            if blank and not run_open:
+                runs.append([t, t])
+                run_open = True
+            elif not blank and run_open:
+                runs[-1][1] = t  # the run ends where the first non-blank frame starts
+                run_open = False
+            if next_t is not None and t < next_t - 1e-6:
+                continue
+            next_t = (t if next_t is None else next_t) + step
+            if h is None:
+                h = max(2, round(width * frame.height / max(frame.width, 1) / 2) * 2)
+            rgb = frame.to_ndarray("rgb24", width, h)
+            gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            hist = _hist(rgb)
+            mean = float(gray.mean()) / 255.0
+            std = float(gray.std()) / 255.0
+            ts.append(t)
+            vals["brightness"].append(mean)
+            vals["contrast"].append(std)
+            vals["sharpness"].append(float(np.log10(1.0 + _laplacian_var(gray))))
+            vals["blank"].append(
+                float(std < FLAT_STD or mean < BLACK_LUMA or mean > WHITE_LUMA)
+            )
+            if prev_gray is None:
+                vals["motion"].append(0.0)
+                vals["change"].append(0.0)
+            else:
+                vals["motion"].append(float(np.abs(gray - prev_gray).mean()) / 255.0)
+                vals["change"].append(0.5 * float(np.abs(hist - prev_hist).sum()))
+            prev_gray, prev_hist = gray, hist
+            hists.append(hist)
+    except MediaError as exc:
         if not ts:
             raise MediaError(f"{path}: cannot decode video: {exc}") from exc
         log.warning("%s: video decode stopped early: %s", path, exc)
@@ -190,29 +176,6 @@ def sample_video(path: Path, *, sample_fps: float = SAMPLE_FPS, width: int = WID
         hists=np.asarray(hists),
         blank_runs=[[round(a, 6), b if b == float("inf") else round(b, 6)] for a, b in runs],
     )
-
-
-def decode_audio_mono(path: Path, sr: int = AUDIO_SR) -> tuple[np.ndarray, float] | None:
-    """The first decodable audio stream as float32 mono at ``sr`` and the container time
-    of its first sample (s); None if the file has no audio. Decoding is the sound
-    feature's (``indexer.audio``: damaged packets tolerated, t=0 at the first video frame);
-    an undecodable track raises ValueError."""
-    import av
-
-    from assetdb.errors import MediaError
-    from indexer.audio import STATUS_NO_AUDIO, STATUS_UNDECODABLE, _origin_s, decode_audio
-
-    try:
-        dec = decode_audio(path, sr)
-    except MediaError as exc:
-        raise ValueError(str(exc)) from exc
-    if dec.status == STATUS_NO_AUDIO:
-        return None
-    if dec.status == STATUS_UNDECODABLE:
-        raise ValueError(dec.reason or "the audio track does not decode")
-    with av.open(str(path)) as container:
-        origin = _origin_s(container)
-    return dec.samples.astype(np.float32, copy=False), origin
 
 
 def spectral_flux(y: np.ndarray, hop: int = 512, n_fft: int = 1024) -> np.ndarray:
@@ -241,16 +204,17 @@ def _k_weight(y: np.ndarray, sr: int) -> np.ndarray:
 
 
 def audio_curves(path: Path, t0_s: float, n_bins: int, hop_s: float = 1.0) -> AudioCurves:
-    import av
-
     try:
-        decoded = decode_audio_mono(path)
-    except (av.error.FFmpegError, ValueError) as exc:
+        dec = decode_audio(path, AUDIO_SR)
+    except MediaError as exc:
         log.warning("%s: audio track failed to decode: %s", path, exc)
-        return AudioCurves(state="failed", error=f"{type(exc).__name__}: {exc}")
-    if decoded is None:
+        return AudioCurves(state="failed", error=str(exc))
+    if dec.status == STATUS_NO_AUDIO:
         return AudioCurves(state="none")
-    y, a0 = decoded
+    if dec.status == STATUS_UNDECODABLE:
+        log.warning("%s: audio track failed to decode: %s", path, dec.reason)
+        return AudioCurves(state="failed", error=dec.reason or "the audio track does not decode")
+    y, a0 = dec.samples, dec.origin_s
     sr = AUDIO_SR
     if y.size < sr // 10:
         return AudioCurves(state="failed", error="audio track decoded to (almost) no samples")

@@ -8,18 +8,17 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from assetdb.errors import MediaError
 from assetdb.models.objects import MIN_SCORE, Detection, Detector, make_detector
 from assetdb.objects import objects_text
+from assetdb.media.frames import frames_at, unique_frames
+from assetdb.media.images import load_rgb
 from indexer.extractors.base import Extractor
-from indexer.extractors.frames import frames_at_times, shot_sample_times
+from indexer.extractors.frames import shot_sample_times
 from indexer.work import AssetWork
 
 log = logging.getLogger(__name__)
@@ -30,15 +29,6 @@ log = logging.getLogger(__name__)
 EVERY_S = 2.0
 DECODE_MAX_PX = 640  # the detector sees 300 x 300
 EXTRACTOR_REV = "1"
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    import cv2
-
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise MediaError(f"cannot read keyframe {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -109,7 +99,7 @@ class ObjectsExtractor(Extractor):
         assert self.detector is not None
         result = ObjectsResult(detector=self.detector.id)
         for kf in work.keyframes:
-            dets = self.detector.detect(read_rgb(kf.path), self.min_score)
+            dets = self.detector.detect(load_rgb(kf.path), self.min_score)
             result.frames.append(FrameObjects(kf.segment_index, kf.ts, kf.time_s, kf.frame, dets))
         if work.kind == "video" and self.every_s > 0:
             wanted = [
@@ -119,10 +109,10 @@ class ObjectsExtractor(Extractor):
                     seg, (), self.every_s, exclude=[k.time_s for k in seg.keyframes]
                 )
             ]
-            decoded = frames_at_times(
+            decoded = frames_at(
                 work.path, [t for t, _ in wanted], max_px=DECODE_MAX_PX, rotation=work.rotation
             )
-            for t, pts, rgb in decoded:
+            for t, pts, rgb in ((f.time_s, f.pts, f.rgb) for f in unique_frames(decoded)):
                 seg = next((s for s in work.segments if s.start_s - 1e-3 <= t < s.end_s), None)
                 if seg is None:
                     continue

@@ -29,8 +29,10 @@ from sqlalchemy.orm import Session
 from assetdb.errors import ModelUnavailable
 from assetdb.models.ocr import TextReader
 from assetdb.models.text import vocab_file
+from assetdb.media.frames import frames_at, unique_frames
+from assetdb.media.images import load_rgb
 from indexer.extractors.base import Extractor
-from indexer.extractors.frames import frames_at_times, shot_sample_times
+from indexer.extractors.frames import FRAME_MAX_PX, shot_sample_times
 from indexer.work import AssetWork, SegmentRef
 
 log = logging.getLogger(__name__)
@@ -260,21 +262,22 @@ class OcrExtractor(Extractor):
         )  # fmt: skip
 
     def read_work(self, work: AssetWork) -> OcrResult:
-        from indexer.extractors.objects import read_rgb
-
         self.load()
         result = OcrResult()
         # (segment, ts, t_s, rgb) for every frame to read, keyframes first
         todo: list[tuple[SegmentRef, int, float, np.ndarray]] = []
         for seg in work.segments:
             for kf in seg.keyframes:
-                todo.append((seg, kf.ts, kf.time_s, read_rgb(kf.path)))
+                todo.append((seg, kf.ts, kf.time_s, load_rgb(kf.path)))
         if work.kind == "video" and (self.extra_offsets_s or self.every_s):
             wanted = {t: seg for seg in work.segments for t in self._extra_times(seg)}
             if wanted:
-                decoded = frames_at_times(work.path, list(wanted), rotation=work.rotation)
+                got = frames_at(
+                    work.path, list(wanted), max_px=FRAME_MAX_PX, rotation=work.rotation
+                )
+                decoded = unique_frames(got)
                 for seg in work.segments:
-                    for t, pts, rgb in decoded:
+                    for t, pts, rgb in ((f.time_s, f.pts, f.rgb) for f in decoded):
                         if seg.start_s - 1e-3 <= t < seg.end_s:
                             todo.append((seg, pts, t, rgb))
         seen: dict[int, list[np.ndarray]] = {}

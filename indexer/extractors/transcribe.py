@@ -203,7 +203,7 @@ class Transcriber:
         )
 
     def transcribe_path(self, path: Path) -> TranscriptResult:
-        from indexer.audio import decode_audio
+        from assetdb.media.audio import decode_audio
 
         try:
             audio = decode_audio(path)

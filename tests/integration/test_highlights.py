@@ -87,7 +87,7 @@ def test_ten_second_reel(hl_store, name, tmp_path):
     import opentimelineio as otio
 
     from assetdb.highlights import highlights_for_asset, write_reel
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
 
     store, ids = hl_store
     with store.session() as s:
@@ -271,7 +271,7 @@ def test_vfr_source_cuts_on_real_frames(tmp_path):
     from assetdb.config import load_settings
     from assetdb.db import Store
     from assetdb.highlights import highlights_for_asset, to_otio
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
 
     store = Store.open(
         load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/a.db"),

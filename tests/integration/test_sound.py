@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from assetdb.config import load_settings
 from assetdb.db import Store
+from assetdb.media.audio import decode_audio
 from assetdb.schema import AudioSegment, AudioTrack, Segment, Vector
-from indexer.audio import decode_audio
 from indexer.work import AssetWork
 
 TB = Fraction(1, 1000)

@@ -152,9 +152,9 @@ def test_jfk_found_by_words_from_the_speech(store, indexed):
     ],
 )
 def test_spoken_words_in_videos_at_the_right_second(store, indexed, clip, query, lo, hi, shot):
+    from assetdb.media.audio import decode_audio
     from assetdb.models.vad import SileroVad, per_second
     from assetdb.sound import find_spoken
-    from indexer.audio import decode_audio
 
     work = indexed[clip]
     with store.session() as s:

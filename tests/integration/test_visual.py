@@ -39,14 +39,16 @@ def make_work(
     import av
     import cv2
 
-    from indexer.extractors.frames import frames_at_times
+    from assetdb.media.frames import frames_at, unique_frames
+    from indexer.extractors.frames import FRAME_MAX_PX
 
     path = VIDEO / name
     with av.open(str(path)) as c:
         st = c.streams.video[0]
         tb, rate = Fraction(st.time_base), Fraction(st.average_rate)
     times = sorted({t for _, _, kts in shots for t in kts})
-    frames = frames_at_times(path, times)
+    frames = [(f.time_s, f.pts, f.rgb)
+              for f in unique_frames(frames_at(path, times, max_px=FRAME_MAX_PX))]
     out_dir.mkdir(parents=True, exist_ok=True)
     segs = []
     for i, (a, b, kts) in enumerate(shots):
@@ -175,10 +177,11 @@ def test_object_filter_ranks_traffic_clip_first(store, detected):
 
 def test_detect_objects_contract():
     _need("cv2")
+    from assetdb.media.frames import frames_at
     from assetdb.models.objects import detect_objects
-    from indexer.extractors.frames import frames_at_times
+    from indexer.extractors.frames import FRAME_MAX_PX
 
-    ((_, _, rgb),) = frames_at_times(VIDEO / "slow_traffic_small.mp4", [8.0])
+    rgb = frames_at(VIDEO / "slow_traffic_small.mp4", [8.0], max_px=FRAME_MAX_PX)[8.0].rgb
     out = detect_objects(rgb)
     assert out and all(isinstance(lb, str) and 0.5 <= sc <= 1 for lb, sc, _ in out)
     assert "car" in {lb for lb, _, _ in out}
@@ -316,7 +319,10 @@ def test_ocr_reads_burnt_in_timecode(store):
     st, tmp = store
     ex = OcrExtractor(extra_offsets_s=(), every_s=0)  # the keyframe only
     # 8.32 s: with RapidOCR's angle classifier this frame's timecode read "60:80:00:00"
-    work = add_asset(st, "smpte-2997.mp4", [(0.0, 10.0, [8.3])], tmp)
+    # the frame starting at 8.32 s, the one this test has always read (asked as 8.3 s
+    # when frames were picked at-or-after; the frame on screen at 8.3 s, 8.28 s, reads
+    # the drop-frame ';' as ':')
+    work = add_asset(st, "smpte-2997.mp4", [(0.0, 10.0, [8.32])], tmp)
     (result,) = ex.run([work])
     result = pickle.loads(pickle.dumps(result))
     with st.session() as s:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from assetdb.errors import MediaError
+from assetdb.media.probe import content_hash, probe
 from indexer.ingest import scan
-from indexer.probe import content_hash, probe
 from tests.mediagen import make_tone, make_video
 
 
@@ -59,7 +59,7 @@ def test_scan_skips_non_media_and_survives_loops(tmp_path: Path) -> None:
 
 
 def test_hash_sampled_for_large_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import indexer.probe as pr
+    import assetdb.media.probe as pr
 
     p = tmp_path / "big.bin"
     p.write_bytes(os.urandom(300_000))

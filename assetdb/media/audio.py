@@ -1,7 +1,13 @@
-"""Decode the audio of any container with PyAV: first decodable audio stream,
-downmixed to mono float32, resampled once to one rate (16 kHz: what silero-vad
-and whisper need, and enough for the librosa features, so one resample serves
-every sound stage).
+"""Audio over PyAV: the one decoder of sound from any container.
+
+The first decodable audio stream, resampled once to one rate (16 kHz by default:
+what silero-vad and whisper need, and enough for the librosa features, so one
+resample serves every sound stage), as float32: downmixed to mono (``samples`` of
+shape (n,)), or in another channel layout (shape (channels, n)). Sample 0 is the
+asset's t=0: the first video frame when there is video (shots are timed from it),
+else the container's start; ``origin_s`` is that instant in container time. A window
+of the track can be decoded alone (``start_s``/``end_s``, for rendering). A packet
+that fails to decode is skipped and counted.
 
 Nothing here raises on a bad track: the result carries a ``status`` and a
 ``reason`` the extractors store, because "this file has no usable sound" is a
@@ -38,7 +44,7 @@ STATUS_UNDECODABLE = "undecodable"
 
 @dataclass
 class DecodedAudio:
-    samples: np.ndarray  # float32 mono; t=0 is the first video frame (else the container start)
+    samples: np.ndarray  # float32, (n,) mono or (channels, n); sample 0 is the asset's t=0
     sample_rate: int
     status: str
     reason: str | None = None
@@ -49,10 +55,11 @@ class DecodedAudio:
     layout: str | None = None
     decode_errors: int = 0
     tried: list[str] = field(default_factory=list)
+    origin_s: float = 0.0  # container time (s) of sample 0
 
     @property
     def duration_s(self) -> float:
-        return len(self.samples) / self.sample_rate if self.sample_rate else 0.0
+        return self.samples.shape[-1] / self.sample_rate if self.sample_rate else 0.0
 
     @property
     def usable(self) -> bool:
@@ -73,9 +80,12 @@ def _empty(status: str, reason: str, sr: int, tried: list[str] | None = None) ->
     )
 
 
-def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float | None, str | None]:
-    """Decode one stream to mono float32 at ``sr``. Returns (samples, errors,
-    first_time_s, last_error)."""
+def _decode_stream(
+    container, stream, sr: int, layout: str, stop_s: float | None = None
+) -> tuple[np.ndarray, int, float | None, str | None]:
+    """Decode one stream to float32 at ``sr`` in ``layout`` ("mono": shape (n,), else
+    (channels, n)), up to container time ``stop_s`` when given. Returns (samples,
+    errors, first_time_s, last_error)."""
     import av
 
     chunks: list[np.ndarray] = []
@@ -85,12 +95,19 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
     resampler = None
     key = None
 
+    mono = layout == "mono"
+    got = 0
+
     def _take(frames) -> None:
+        nonlocal got
         for rf in frames:
-            chunks.append(rf.to_ndarray().reshape(-1))
+            chunks.append(rf.to_ndarray().reshape(-1) if mono else rf.to_ndarray())
+            got += chunks[-1].shape[-1]
 
     packets = container.demux(stream)
     while True:
+        if stop_s is not None and first_time is not None and first_time + got / sr > stop_s:
+            break
         try:
             packet = next(packets)
         except StopIteration:
@@ -117,7 +134,9 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
             if resampler is None or fkey != key:
                 if resampler is not None:
                     _take(resampler.resample(None))
-                resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+                resampler = av.AudioResampler(
+                    format="flt" if mono else "fltp", layout=layout, rate=sr
+                )
                 key = fkey
             frame.pts = None  # resample by sample count; gaps are rare and pts may be bogus
             try:
@@ -131,9 +150,10 @@ def _decode_stream(container, stream, sr: int) -> tuple[np.ndarray, int, float |
         except (av.error.FFmpegError, ValueError) as exc:
             errors += 1
             last_error = f"{type(exc).__name__}: {exc}"
-    samples = (
-        np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
-    )
+    if chunks:
+        samples = np.concatenate(chunks, axis=-1).astype(np.float32, copy=False)
+    else:
+        samples = np.zeros(0 if mono else (av.AudioLayout(layout).nb_channels, 0), np.float32)
     return samples, errors, first_time, last_error
 
 
@@ -154,21 +174,45 @@ def _declared_duration(container, stream) -> float | None:
     return None
 
 
-def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
-    """Decode the first decodable audio stream of ``path`` to mono float32 at ``sample_rate``."""
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def decode_audio(
+    path: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    layout: str | None = "mono",
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> DecodedAudio:
+    """Decode the first decodable audio stream of ``path`` to float32 at
+    ``sample_rate`` in ``layout``: "mono" (a downmix, shape (n,)), another FFmpeg
+    layout name such as "stereo", or None for the stream's own (shape (channels, n)).
+
+    With ``start_s`` / ``end_s`` (asset time, s) only that window is decoded (after a
+    seek): sample 0 is ``start_s``, silence fills what the track does not cover, and
+    ``origin_s`` is the container time of ``start_s``.
+
+    Raises MediaError (one line) only when the file cannot be opened; a file without
+    usable sound is a ``status`` with a ``reason``."""
     import av
 
     path = Path(path)
     try:
         container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise MediaError(f"cannot open {path}: {exc}") from exc
+    except Exception as exc:  # PyAV raises many types for bad input
+        raise MediaError(f"cannot open {path}: {_one_line(exc)}") from exc
     tried: list[str] = []
     try:
         n_streams = len(container.streams.audio)
         if not n_streams:
             return _empty(STATUS_NO_AUDIO, "the file has no audio stream", sample_rate)
-        start_s = _origin_s(container)
+        origin = _origin_s(container)
+        window = start_s is not None or end_s is not None
+        t0 = origin + (start_s or 0.0)  # container time of sample 0
+        stop = origin + end_s if end_s is not None else None
         for n in range(n_streams):
             if n:
                 # a fresh demuxer: seeking to 0 lands on a video keyframe and can skip
@@ -178,37 +222,52 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
             stream = container.streams.audio[n]
             cc = stream.codec_context
             name = cc.name if cc is not None else "unknown"
+            target = layout
+            if target is None:
+                nb = cc.layout.nb_channels if cc is not None and cc.layout is not None else 0
+                target = cc.layout.name if nb else "stereo"
             try:
+                if start_s and stream.time_base:
+                    # lands on the packet before; what precedes t0 is cut below
+                    seek_s = max(0.0, t0 - 0.5)
+                    container.seek(int(seek_s / stream.time_base), stream=stream, backward=True)
                 samples, errors, first_time, last_error = _decode_stream(
-                    container, stream, sample_rate
+                    container, stream, sample_rate, target, stop
                 )
             except (av.error.FFmpegError, ValueError, MemoryError) as exc:
-                tried.append(f"stream {stream.index} ({name}): {type(exc).__name__}: {exc}")
+                tried.append(f"stream {stream.index} ({name}): {_one_line(exc)}")
                 continue
-            if not len(samples):
+            if not samples.shape[-1]:
                 why = last_error or "no audio frames decoded"
                 tried.append(f"stream {stream.index} ({name}): {why} ({errors} packet errors)")
                 continue
-            got = len(samples) / sample_rate
+            got = samples.shape[-1] / sample_rate
             # Place sample 0 at the asset's t=0 so segment times line up with the shots.
             if first_time is not None:
-                offset = int(round((first_time - start_s) * sample_rate))
+                offset = round((first_time - t0) * sample_rate)
                 if offset > 0:
-                    samples = np.concatenate([np.zeros(offset, np.float32), samples])
+                    pad = np.zeros((*samples.shape[:-1], offset), np.float32)
+                    samples = np.concatenate([pad, samples], axis=-1)
                 elif offset < 0:
-                    samples = samples[-offset:]
-            layout = cc.layout.name if cc is not None and cc.layout is not None else None
+                    samples = samples[..., -offset:]
+            if end_s is not None:
+                want = max(0, round((end_s - (start_s or 0.0)) * sample_rate))
+                samples = samples[..., :want]
+                if samples.shape[-1] < want:
+                    pad = np.zeros((*samples.shape[:-1], want - samples.shape[-1]), np.float32)
+                    samples = np.concatenate([samples, pad], axis=-1)
+            src_layout = cc.layout.name if cc is not None and cc.layout is not None else None
             channels = cc.layout.nb_channels if cc is not None and cc.layout is not None else None
             status, reason = STATUS_OK, None
             problems = []
             if errors:
                 problems.append(f"{errors} packets failed to decode (last: {last_error})")
-            expected = _declared_duration(container, stream)
+            expected = None if window else _declared_duration(container, stream)
             if expected and got < expected * TRUNCATED_RATIO:
                 problems.append(f"decoded {got:.2f} s of the {expected:.2f} s the file declares")
             if problems:
                 status, reason = STATUS_PARTIAL, "; ".join(problems)
-            if float(np.abs(samples).max()) < SILENCE_PEAK:
+            if not samples.size or float(np.abs(samples).max()) < SILENCE_PEAK:
                 status = STATUS_SILENT
                 reason = "the audio is digital silence (peak below -80 dBFS)"
             return DecodedAudio(
@@ -220,9 +279,10 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
                 codec=name,
                 source_rate=cc.sample_rate if cc else None,
                 channels=channels,
-                layout=layout,
+                layout=src_layout,
                 decode_errors=errors,
                 tried=tried,
+                origin_s=t0,
             )
     finally:
         container.close()
@@ -233,9 +293,3 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> DecodedAud
         tried,
     )
 
-
-def slice_seconds(audio: DecodedAudio, start_s: float, end_s: float) -> np.ndarray:
-    sr = audio.sample_rate
-    a = max(0, int(round(start_s * sr)))
-    b = min(len(audio.samples), int(round(end_s * sr)))
-    return audio.samples[a:b] if b > a else np.zeros(0, np.float32)

@@ -1,5 +1,10 @@
 """Frame grids of video streams: the real presentation timestamps of every frame,
-read by demuxing (no decoding), so cuts land on frames that exist (VFR included)."""
+read by demuxing (no decoding), so cuts land on frames that exist (VFR included).
+
+Unlike ``assetdb.media.frames`` (times relative to the first frame), a grid keeps the
+stream's own timestamps: ``FrameGrid.time`` is container time, what a renderer seeks to.
+The stream is the one ``frames.video_stream`` picks (the first that is not cover art).
+"""
 
 from __future__ import annotations
 
@@ -47,13 +52,11 @@ class FrameGrid:
 
 @lru_cache(maxsize=64)
 def _grid(path: str, mtime_ns: int) -> FrameGrid:
-    import av
+    from assetdb.media.frames import open_container, video_stream
 
     try:
-        with av.open(path) as c:
-            if not c.streams.video:
-                raise MediaError(f"{path}: no video stream")
-            st = c.streams.video[0]
+        with open_container(path) as c:
+            st = video_stream(c)
             tb = Fraction(st.time_base.numerator, st.time_base.denominator)
             pts: list[int] = []
             durs: list[int] = []
@@ -67,8 +70,10 @@ def _grid(path: str, mtime_ns: int) -> FrameGrid:
             rate = st.guessed_rate or st.average_rate or Fraction(25)
             sar = st.codec_context.sample_aspect_ratio
             size = (st.codec_context.width, st.codec_context.height)
+    except MediaError as exc:
+        raise MediaError(f"{path}: {exc}") from exc
     except OSError as exc:
-        raise MediaError(f"{path}: cannot open: {exc}") from exc
+        raise MediaError(f"{path}: cannot read: {exc}") from exc
     if not pts:
         raise MediaError(f"{path}: no video frames")
     arr = np.unique(np.asarray(pts, dtype=np.int64))

@@ -1,4 +1,6 @@
-"""Recognise media by content and read what a media manager needs to know (PyAV, Pillow)."""
+"""Recognise media by content (the scanner's sniffing) and read what a media manager
+needs to know: kind, streams, duration, frame rate, display size and rotation, tags
+(PyAV, Pillow). Content hashes for change and rename detection."""
 
 from __future__ import annotations
 
@@ -45,13 +47,18 @@ _MAGIC: list[tuple[int, bytes]] = [
 ]
 
 
-def sniff_is_media(path: Path) -> bool:
-    """True when the first bytes look like a media container (or an MPEG audio frame)."""
+def _head(path: Path, n: int) -> bytes:
+    """The first ``n`` bytes of a file (empty when it cannot be read)."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(16)
+            return fh.read(n)
     except OSError:
-        return False
+        return b""
+
+
+def sniff_is_media(path: Path) -> bool:
+    """True when the first bytes look like a media container (or an MPEG audio frame)."""
+    head = _head(path, 16)
     if len(head) < 4:
         return False
     for off, magic in _MAGIC:
@@ -173,12 +180,12 @@ def _stream_rotation(container: Any, stream: Any) -> int:
     first decoded frame; the legacy clockwise `rotate` tag as a fallback)."""
     try:
         for frame in container.decode(stream):
-            rot = int(round(getattr(frame, "rotation", 0) or 0))
+            rot = round(getattr(frame, "rotation", 0) or 0)
             if rot:
                 return rot % 360
             break
-    except Exception:  # noqa: BLE001 - undecodable video is caught later with a reason
-        pass
+    except Exception as exc:  # noqa: BLE001 - undecodable video is caught later with a reason
+        log.debug("rotation not read from a frame: %s", exc)
     rot = stream.metadata.get("rotate")
     if rot is not None:
         try:
@@ -213,7 +220,7 @@ def probe_av(path: Path) -> ProbeInfo:
 
     try:
         container = av.open(str(path), metadata_errors="ignore")
-    except Exception as exc:  # noqa: BLE001 - PyAV raises many types for bad input
+    except Exception as exc:  # PyAV raises many types for bad input
         raise MediaError(f"not a readable media file: {str(exc).splitlines()[0][:300]}") from exc
     with container:
         # Cover art (attached pictures) is not video.
@@ -306,11 +313,7 @@ def probe(path: Path) -> ProbeInfo:
 
 
 def _looks_like_image(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(12)
-    except OSError:
-        return False
+    head = _head(path, 12)
     return head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or (
         head[:4] == b"RIFF" and head[8:12] == b"WEBP"
     )
