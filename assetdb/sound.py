@@ -73,7 +73,7 @@ def _search_space(store: Any, space: str, q: np.ndarray, k: int) -> list[tuple[i
     """(vector id, score) best first: the FAISS index when the vectors module is
     there, else exact inner products over the SQL rows."""
     try:
-        from assetdb.vectors import open_index
+        from assetdb.index import open_index
     except ImportError:
         open_index = None
     if open_index is not None:

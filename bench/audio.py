@@ -44,10 +44,10 @@ def main() -> None:
     args = ap.parse_args()
     files = [Path(f) for f in args.files] or [shared_media() / f for f in DEFAULT]
 
+    from assetdb.media.audio import decode_audio
     from assetdb.models.sound_features import Span, featurise, frame_features
     from assetdb.models.text import SentenceEncoder
     from assetdb.models.vad import SileroVad, speech_stretches
-    from indexer.audio import decode_audio
     from indexer.extractors.transcribe import Transcriber
 
     t0 = time.perf_counter()

@@ -24,7 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assetdb.models.concepts import ConceptEmbedder, ConceptParams, load_rgb
+from assetdb.media.images import load_rgb
+from assetdb.models.concepts import ConceptEmbedder, ConceptParams
 from bench.imagenet_queries import QUERIES, load_labels, shared_data
 
 IMAGES = shared_data() / "images" / "imagenet-1k-samples"

@@ -30,7 +30,7 @@ def make_keyframes(out: Path, n: int) -> list[Path]:
     import av
     import cv2
 
-    from indexer.extractors.frames import frames_at_times
+    from assetdb.media.frames import frames_at, unique_frames
 
     per = max(1, -(-n // len(CLIPS)))
     paths: list[Path] = []
@@ -38,7 +38,8 @@ def make_keyframes(out: Path, n: int) -> list[Path]:
         with av.open(str(DATA / clip)) as c:
             dur = float(c.duration or 0) / 1e6 or 5.0
         times = [dur * (i + 1) / (per + 1) for i in range(per)]
-        for t, _, rgb in frames_at_times(DATA / clip, times):
+        for f in unique_frames(frames_at(DATA / clip, times, max_px=1280)):
+            t, rgb = f.time_s, f.rgb
             p = out / f"{clip}_{t:.2f}.jpg"
             cv2.imwrite(str(p), rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
             paths.append(p)
@@ -63,9 +64,9 @@ def main() -> None:
     args = ap.parse_args()
     import cv2
 
+    from assetdb.media.images import load_rgb as read_rgb
     from assetdb.models.objects import SsdMobilenetV2Coco
     from assetdb.models.ocr import TextReader
-    from indexer.extractors.objects import read_rgb
     from indexer.extractors.ocr import OcrExtractor
 
     with tempfile.TemporaryDirectory() as tmp:

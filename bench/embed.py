@@ -43,9 +43,10 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from assetdb.media.images import load_rgb
     from assetdb.models.base import resolve_device
     from assetdb.models.clip import ClipEmbedder
-    from assetdb.models.concepts import ConceptEmbedder, load_rgb
+    from assetdb.models.concepts import ConceptEmbedder
 
     paths = sorted((shared_data() / "images" / "imagenet-1k-samples").glob("*.jpg"))
     paths = paths[:: max(1, len(paths) // args.n)][: args.n]

@@ -96,7 +96,7 @@ def _rss_mb() -> float:
 
 
 def worker(task: str, n: int) -> dict:
-    from assetdb.clustering import Constraints, assign_incremental, cluster
+    from assetdb.faces import Constraints, assign_incremental, cluster
 
     x, y = synthetic(n)
     base = _rss_mb()
@@ -162,12 +162,13 @@ def bench_detection(n_photos: int) -> list[dict]:
     import csv
 
     import indexer.extractors.faces as fx
+    from assetdb.media.images import load_rgb
     from assetdb.models.faces import FaceModels
 
     rows = list(csv.DictReader((SHARED / "faces" / "labels.csv").open()))
     step = max(1, len(rows) // n_photos)
     files = [SHARED / "faces" / "labeled" / r["file"] for r in rows[::step][:n_photos]]
-    images = [fx._load_rgb(f) for f in files]
+    images = [load_rgb(f) for f in files]
     models = FaceModels.shared("hog").load()
     out = []
     for label, max_px, upsample in (

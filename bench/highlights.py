@@ -73,9 +73,7 @@ def main() -> None:
 
     from assetdb.config import load_settings
     from assetdb.db import Store
-    from assetdb.highlights import highlights_for_asset
-    from assetdb.interest import load_asset, score_asset
-    from assetdb.timeline import render_mp4
+    from assetdb.highlights import highlights_for_asset, load_asset, render_mp4, score_asset
     from indexer.extractors.interest import ensure_interest
     from indexer.ingest import ingest
 

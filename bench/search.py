@@ -35,7 +35,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assetdb.vectors import VectorIndex, memmap_refine
+from assetdb.index import VectorIndex, memmap_refine
 
 DIM = 512
 K = 10

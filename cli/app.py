@@ -11,7 +11,6 @@ argument checks stay instant; commands import the library inside their bodies.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from assetdb.errors import AssetdbError
+from assetdb.models.base import quiet_environment
 from cli.output import err_console, message
 
 log = logging.getLogger("assetdb.cli")
@@ -31,16 +31,6 @@ EXIT_INTERRUPTED = 130
 # Third-party loggers that talk at INFO about their own plumbing (alembic lists its
 # plugins on every migration check); under -v they would break the progress bar.
 QUIET_LOGGERS = ("alembic", "numba", "matplotlib", "PIL", "urllib3", "httpx", "filelock")
-
-# Model libraries print banners and progress bars; stderr is for our progress and logs.
-QUIET_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-}
-
 
 class Group(TyperGroup):
     """Every command group of the CLI. Turns what a command raises into an exit code:
@@ -122,20 +112,14 @@ def _debug(ctx: typer.Context) -> bool:
 
 
 def resolve_device(device: str | None) -> str:
-    """'auto' (or nothing) -> 'cuda' when a CUDA GPU is usable, else 'cpu' (logged).
-    Call it after arguments are checked: it imports torch."""
-    if device and device != "auto":
-        return device
-    chosen = "cpu"
-    try:
-        import torch
+    """The library's device policy; a bad name is a usage error. Call it after
+    arguments are checked."""
+    from assetdb.models.base import resolve_device as library_policy
 
-        if torch.cuda.is_available():
-            chosen = "cuda"
-    except ImportError:
-        pass
-    log.info("device: %s", chosen)
-    return chosen
+    try:
+        return library_policy(device or "auto")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--device") from None
 
 
 def given(**kw: Any) -> dict[str, Any]:
@@ -162,8 +146,7 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Tracebacks on errors.")] = False,
 ) -> None:
     setup_logging(verbose, debug)
-    for k, v in QUIET_ENV.items():
-        os.environ.setdefault(k, v)
+    quiet_environment()
     ctx.obj = State(data_dir=data_dir, database_url=database_url, debug=debug)
     ctx.call_on_close(ctx.obj.close)
 

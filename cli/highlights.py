@@ -19,7 +19,7 @@ CLIP_COLUMNS = ["path", "start_s", "end_s", "shot", "score"]
 
 
 def _video_id(st, ref: str) -> int:
-    from assetdb.interest import load_asset
+    from assetdb.highlights import load_asset
 
     with st.session() as s:
         asset = load_asset(s, ref)
@@ -57,8 +57,7 @@ def highlights_cmd(
     """Cut a highlight reel from one clip, or from the shots a search matches."""
     if (asset is None) == (query is None):
         raise typer.BadParameter("give either a PATH|ID or --query", param_hint="ASSET")
-    from assetdb.highlights import highlights_for_asset, highlights_for_query
-    from assetdb.timeline import write_reel
+    from assetdb.highlights import highlights_for_asset, highlights_for_query, write_reel
 
     st = store(ctx)
     kw = given(min_clip_s=min_clip, max_clip_s=max_clip, order=order, crossfade_s=crossfade)
@@ -114,7 +113,7 @@ def interest_show(
     explain: Annotated[bool, typer.Option("--explain")] = False,
 ) -> None:
     """Default (label-free) score of every shot."""
-    from assetdb.interest import load_asset, score_asset
+    from assetdb.highlights import load_asset, score_asset
 
     st = store(ctx)
     aid = _video_id(st, asset)
@@ -146,7 +145,7 @@ def interest_train(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Train the LSTM model; prints held-out MAP and the random baseline."""
-    from assetdb.interest_model import train
+    from assetdb.highlights import train
 
     st = store(ctx)
     with st.session() as s:
@@ -171,7 +170,7 @@ def interest_score(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Score every shot of an asset with the learned model."""
-    from assetdb.interest_model import LearnedScorer, latest_model
+    from assetdb.highlights import LearnedScorer, latest_model
 
     st = store(ctx)
     scorer = LearnedScorer(model or latest_model(st.settings.model_dir))

@@ -1,5 +1,5 @@
 """`assetdb persons ...` and `assetdb faces ...`: thin Typer layers over
-``assetdb.persons``. stdout is data (``--json``, TSV when piped, a table on a
+``assetdb.faces``. stdout is data (``--json``, TSV when piped, a table on a
 terminal); errors are handled by the app (one line, exit 1); usage errors exit 2.
 """
 
@@ -36,7 +36,7 @@ def persons_list(
     as_csv: CsvOpt = False,
 ) -> None:
     """Persons with their face, shot and asset counts and a face thumbnail."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     st = store(ctx)
     with st.session() as s:
@@ -60,7 +60,7 @@ def persons_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a contact sheet of the person's faces and print its path."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     st = store(ctx)
     with st.session() as s:
@@ -75,7 +75,7 @@ def persons_show(
 
 
 def _name(ctx: typer.Context, person: str, name: str, as_json: bool) -> None:
-    from assetdb import persons
+    from assetdb import faces as persons
 
     with store(ctx).session() as s:
         p = persons.name_person(s, person, name)
@@ -113,7 +113,7 @@ def persons_merge(
     as_json: JsonOpt = False,
 ) -> None:
     """Merge persons into one."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     with store(ctx).session() as s:
         p = persons.merge_persons(s, target, sources)
@@ -130,7 +130,7 @@ def persons_split(
     as_json: JsonOpt = False,
 ) -> None:
     """Move some faces of a person into a new person."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     with store(ctx).session() as s:
         p = persons.split_person(s, person, faces, name)
@@ -145,7 +145,7 @@ def persons_delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a person; its faces become unassigned."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     with store(ctx).session() as s:
         n = persons.delete_person(s, person)
@@ -177,7 +177,7 @@ def persons_recluster(
     """Re-cluster all faces, keeping names and every user decision."""
     from dataclasses import asdict
 
-    from assetdb import persons
+    from assetdb import faces as persons
 
     with store(ctx).session() as s:
         st = persons.recluster(
@@ -200,7 +200,7 @@ def faces_list(
     as_csv: CsvOpt = False,
 ) -> None:
     """Faces, optionally of one person or one asset."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     st = store(ctx)
     with st.session() as s:
@@ -226,7 +226,7 @@ def faces_move(
     as_json: JsonOpt = False,
 ) -> None:
     """Assign a face to a person (kept by re-clustering)."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     with store(ctx).session() as s:
         p = persons.move_face(s, face, person)
@@ -242,7 +242,7 @@ def faces_reject(
     as_json: JsonOpt = False,
 ) -> None:
     """Mark a face as not this person (kept by re-clustering)."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     with store(ctx).session() as s:
         pid = persons.get_person(s, person).id
@@ -257,7 +257,7 @@ def faces_purge(
     as_json: JsonOpt = False,
 ) -> None:
     """Privacy wipe: delete every face, person, face crop and person text."""
-    from assetdb import persons
+    from assetdb import faces as persons
 
     if not yes and not typer.confirm("Delete all faces and persons?", err=True):
         raise typer.Exit(1)

@@ -11,12 +11,12 @@ filter. ``--csv`` and piped TSV carry the same fields, ``sources`` flattened to
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from assetdb.errors import QueryError
 from cli.app import given, group, resolve_device, store
 from cli.output import message, print_json, print_line, print_record, print_rows
 
@@ -26,15 +26,6 @@ SOURCES = ["visual", "like", "text", "transcript", "sound"]
 TABLE = ["#", "score", "path", "in", "out", "kind", "seg"]
 
 index_app = group(help="Vector index: status and rebuild (switch model).")
-
-
-def _parse_time(value: str | None, flag: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{flag} takes an ISO date or date-time, e.g. 2024-05-01") from None
 
 
 def _row(hit: dict[str, Any]) -> dict[str, Any]:
@@ -98,24 +89,21 @@ def search_command(
     """Search shots, stills and sounds by words, example image or example sound.
 
     Filters combine with AND: --person A --person B finds shots with both A and B."""
-    persons, objects = list(person or []), list(obj or [])
-    ranking = (query and query.strip()) or like or like_shot is not None or sounds_like \
-        or sounds_like_shot is not None
-    filters = kind or path or after or before or min_duration is not None \
-        or max_duration is not None or persons or objects
-    # checked before the store and any model are loaded (the library checks the rest)
-    if not ranking and not filters:
-        raise typer.BadParameter("nothing to search for: give a query, --like, --like-shot, "
-                                 "--sounds-like or a filter", param_hint="QUERY")
-    from assetdb.search import SearchRequest, search
+    from assetdb.search import SearchRequest, validate_request
 
     req = SearchRequest(
         query=query, like_image=like, like_shot=like_shot, kind=kind, path=path,
-        after=_parse_time(after, "--after"), before=_parse_time(before, "--before"),
-        min_duration=min_duration, max_duration=max_duration, per_asset=per_asset,
-        cutoff=cutoff, persons=persons, objects=objects, sounds_like=sounds_like,
-        sounds_like_shot=sounds_like_shot, explain=explain, **given(limit=limit),
+        after=after, before=before, min_duration=min_duration, max_duration=max_duration,
+        per_asset=per_asset, cutoff=cutoff, persons=list(person or []),
+        objects=list(obj or []), sounds_like=sounds_like, sounds_like_shot=sounds_like_shot,
+        explain=explain, **given(limit=limit),
     )
+    # checked before the store and any model are loaded
+    try:
+        validate_request(req)
+    except QueryError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    from assetdb.search import search
     st = store(ctx)
     req.device = resolve_device(device)
     hits = [h.to_dict() for h in search(st, req)]

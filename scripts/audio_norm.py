@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assetdb.media.audio import decode_audio
 from assetdb.models.sound_features import DIM, N_MFCC, NORM_FILE, Span, descriptor, featurise
 from assetdb.models.vad import SileroVad
-from indexer.audio import decode_audio
 
 WINDOW_S = 5.0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assetdb.errors import NotFound
+from assetdb.errors import MediaError, NotFound
 from assetdb.faces.persons import get_person
 from assetdb.schema import Face
 
@@ -24,6 +24,8 @@ def contact_sheet(
 ) -> Path:
     """A grid image of a person's face crops (best quality first)."""
     from PIL import Image, ImageDraw
+
+    from assetdb.media.images import load_rgb
 
     p = get_person(session, ref)
     crops = session.execute(
@@ -43,11 +45,10 @@ def contact_sheet(
         src = Path(data_dir) / rel
         x0, y0 = (k % cols) * cell, (k // cols) * cell
         try:
-            with Image.open(src) as im:
-                im = im.convert("RGB")
-                im.thumbnail((cell, cell))
-                sheet.paste(im, (x0 + (cell - im.width) // 2, y0 + (cell - im.height) // 2))
-        except OSError:
+            im = Image.fromarray(load_rgb(src))
+            im.thumbnail((cell, cell))
+            sheet.paste(im, (x0 + (cell - im.width) // 2, y0 + (cell - im.height) // 2))
+        except MediaError:
             log.warning("face crop %s is missing", src)
         draw.text((x0 + 3, y0 + 2), str(fid), fill=(255, 255, 0))
     if dest is None:

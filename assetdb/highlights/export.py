@@ -43,7 +43,7 @@ AAC_FRAME = 1024
 
 def _clip_times(clip: Clip) -> tuple[float, float, float, float, float]:
     """(rate, start value, duration value, available start, available duration)."""
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
 
     g = frame_grid(clip.path)
     pts0 = int(g.pts[0])
@@ -193,7 +193,7 @@ def _video_only(tl: Any) -> Any:
 
 
 def _out_geometry(reel: Reel) -> tuple[int, int, Fraction]:
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
 
     g = frame_grid(reel.clips[0].path)
     w = round(g.width * g.sar) if g.sar else g.width
@@ -217,9 +217,9 @@ def _video_frames(
     """Yield ``n_out`` RGB frames of the clip at the output rate: output frame k shows the
     latest source frame whose time <= clip start + k / rate (VFR-safe). ``lead`` /
     ``trail`` reel frames of handle before / after the cut are included (dissolves)."""
-    import av
-
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.frames import iter_frames
+    from assetdb.media.grid import frame_grid
+    from assetdb.media.times import MediaTime
 
     g = frame_grid(clip.path)
     start_pts, end_pts = clip.start_pts, clip.end_pts
@@ -235,23 +235,17 @@ def _video_frames(
     sw, sh = min(sw, w), min(sh, h)
     k = 0
     prev: np.ndarray | None = None
-    with av.open(clip.path) as c:
-        st = c.streams.video[0]
-        st.thread_type = "AUTO"
-        c.seek(start_pts, stream=st, backward=True, any_frame=False)
-        for fr in c.decode(st):
-            if fr.pts is None:
-                continue
-            if fr.pts < start_pts:
-                prev = None  # before the cut: never shown (the cut frame exists)
-                continue
-            t = Fraction(fr.pts - start_pts) * g.time_base
-            while k < n_out and Fraction(k) / rate < t and prev is not None:
-                yield prev
-                k += 1
-            if k >= n_out or fr.pts >= end_pts:
-                break
-            prev = _fit(fr.reformat(width=sw, height=sh, format="rgb24").to_ndarray(), w, h)
+    # the pass starts with the cut frame (start_pts is a real frame of the grid)
+    for fr in iter_frames(clip.path, start=MediaTime(start_pts - int(g.pts[0]), g.time_base)):
+        if fr.source_pts is None:
+            continue
+        t = Fraction(fr.source_pts - start_pts) * g.time_base
+        while k < n_out and Fraction(k) / rate < t and prev is not None:
+            yield prev
+            k += 1
+        if k >= n_out or fr.source_pts >= end_pts:
+            break
+        prev = _fit(fr.to_ndarray("rgb24", sw, sh), w, h)
     if prev is None:
         raise MediaError(f"{clip.path}: no frame decoded at pts {clip.start_pts}")
     while k < n_out:
@@ -264,46 +258,21 @@ def _audio_samples(clip: Clip, n: int, lead_s: float = 0.0) -> np.ndarray | None
     None when the clip has no usable audio (silence is rendered instead)."""
     if not clip.has_audio:
         return None
-    import av
+    from assetdb.media.audio import STATUS_NO_AUDIO, STATUS_UNDECODABLE, decode_audio
+    from assetdb.media.grid import frame_grid
 
-    start = float(clip.start_s) - lead_s
-    chunks: list[np.ndarray] = []
-    first_t: float | None = None
+    # the decoder's times count from the first video frame; the clip's are container times
+    start = float(clip.start_s - frame_grid(clip.path).time(0)) - lead_s
     try:
-        with av.open(clip.path) as c:
-            if not c.streams.audio:
-                return None
-            st = c.streams.audio[0]
-            rs = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
-            c.seek(int(max(0.0, start - 0.5) / st.time_base), stream=st, backward=True)
-            got = 0
-            for fr in c.decode(st):
-                if fr.pts is None:
-                    continue
-                t = float(fr.pts * fr.time_base)
-                if first_t is None:
-                    first_t = t
-                for o in rs.resample(fr):
-                    a = o.to_ndarray()
-                    chunks.append(a)
-                    got += a.shape[1]
-                if first_t + got / AUDIO_RATE > start + n / AUDIO_RATE + 0.1:
-                    break
-    except (av.error.FFmpegError, ValueError) as exc:
+        dec = decode_audio(clip.path, AUDIO_RATE, layout="stereo", start_s=start,
+                           end_s=start + n / AUDIO_RATE)
+    except MediaError as exc:
         log.warning("%s: audio unusable in render (%s); silence instead", clip.path, exc)
         return None
-    if not chunks or first_t is None:
+    if dec.status in (STATUS_NO_AUDIO, STATUS_UNDECODABLE):
+        log.warning("%s: audio unusable in render (%s); silence instead", clip.path, dec.reason)
         return None
-    y = np.concatenate(chunks, axis=1).astype(np.float32)
-    off = round((start - first_t) * AUDIO_RATE)
-    out = np.zeros((2, n), dtype=np.float32)
-    if off < 0:
-        src = y[:, : max(0, n + off)]
-        out[:, -off : -off + src.shape[1]] = src
-    else:
-        src = y[:, off : off + n]
-        out[:, : src.shape[1]] = src
-    return out
+    return dec.samples
 
 
 def render_mp4(

@@ -134,7 +134,7 @@ class Candidate:
 def to_frames(chosen: list[Candidate], target_s: float | None) -> list[Clip]:
     """Snap every cut to a real frame boundary; then make the total meet ``target_s``
     to within one frame by moving the end of the highest-value clip."""
-    from assetdb.media_frames import frame_grid
+    from assetdb.media.grid import frame_grid
 
     clips: list[Clip] = []
     grids = []

@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assetdb.errors import AssetdbError, QueryError
+from assetdb.errors import AssetdbError, MediaError, QueryError
 from assetdb.highlights.interest import AssetScores, ShotScore, load_asset, score_asset
 from assetdb.highlights.reel import Candidate, Reel, crossfades, to_frames
 from assetdb.schema import Asset, Segment
@@ -100,26 +100,17 @@ class _Quiet:
 
 
 def _audio_energy(path: Path, hop_s: float = 0.05) -> tuple[np.ndarray, np.ndarray] | None:
-    import av
+    from assetdb.media.audio import STATUS_NO_AUDIO, STATUS_UNDECODABLE, decode_audio
 
+    sr = 8000
     try:
-        with av.open(str(path)) as c:
-            if not c.streams.audio:
-                return None
-            st = c.streams.audio[0]
-            sr = 8000
-            rs = av.AudioResampler(format="flt", layout="mono", rate=sr)
-            chunks, start = [], None
-            for fr in c.decode(st):
-                if start is None and fr.pts is not None:
-                    start = float(fr.pts * fr.time_base)
-                chunks += [o.to_ndarray().reshape(-1) for o in rs.resample(fr)]
-    except (av.error.FFmpegError, ValueError) as exc:
+        dec = decode_audio(path, sr)
+    except MediaError as exc:
         log.info("%s: no usable audio for quiet-point snapping: %s", path, exc)
         return None
-    if not chunks:
+    if dec.status in (STATUS_NO_AUDIO, STATUS_UNDECODABLE) or not dec.samples.size:
         return None
-    y = np.concatenate(chunks)
+    y, start = dec.samples, dec.origin_s  # container time of sample 0
     hop = int(sr * hop_s)
     n = y.size // hop
     if n == 0:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from assetdb.errors import ModelUnavailable
+from assetdb.media.images import load_rgb
 from assetdb.models.base import Model, is_cuda
-from assetdb.models.concepts import load_rgb
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from assetdb.errors import MediaError
+from assetdb.media.images import load_rgb
 from assetdb.models.base import Model
 from assetdb.models.imagenet import ImageNetClassifier, classifier_files, read_labels
 from assetdb.models.text import DIM, SentenceEncoder
@@ -111,17 +111,6 @@ def model_versions() -> str:
         h.update(f"{p.name}:{st.st_size}".encode())
     h.update(model.read_bytes()[:1 << 16])
     return h.hexdigest()[:16]
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise MediaError(f"cannot read image {path}: {exc}") from exc
 
 
 class ConceptEmbedder(Model):

@@ -344,7 +344,7 @@ def analyse(path: Path, spans: list[Span] | None = None, *, vad: SileroVad | Non
             ) -> AudioResult:
     """Decode ``path`` and featurise ``spans`` (default: the whole file as one span)."""
     # The one audio decoder (moves to assetdb.media.audio with the media layer).
-    from indexer.audio import decode_audio
+    from assetdb.media.audio import decode_audio
 
     try:
         audio = decode_audio(path)

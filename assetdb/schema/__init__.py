@@ -15,10 +15,10 @@ from assetdb.schema.catalogue import (
     TextEntry,
     Vector,
 )
+from assetdb.schema.faces import Face, FaceRejection, Person  # noqa: F401
 from assetdb.schema.interest import InterestCurve, InterestShot
 from assetdb.schema.sound import AudioSegment, AudioTrack, Transcript, TranscriptSegment  # noqa: F401
 from assetdb.schema.visual import ObjectDetection, OcrLine, SegmentObject
-from assetdb.schema.faces import Face, FaceRejection, Person  # noqa: F401
 
 __all__ = [
     "STATE_FAILED",

@@ -5,7 +5,7 @@ per second from ``t0_s``; ``None`` where a signal has no data, e.g. no audio) an
 state of the audio track (ok / none / failed + error text).
 ``interest_shots``: one row per segment with the shot's signal summary and its
 colour signature (used for diversity when no visual embeddings are stored).
-Scores are computed from these rows at query time by ``assetdb.interest``; they are
+Scores are computed from these rows at query time by ``assetdb.highlights``; they are
 not stored, because they also use rows other extractors write later.
 """
 

@@ -4,10 +4,9 @@ fusion (:mod:`.fusion`), hits (:mod:`.hits`) and the search itself (:mod:`.engin
 
 ``validate_request`` loads nothing: call it before opening a store or a model."""
 
-from assetdb.search.engine import CANDIDATES_MIN, TRANSCRIPT_MIN_COSINE, index_status, search
-from assetdb.search.fts import FtsQuery, TextHit, parse, pg_tsquery, search_texts, sqlite_match
-from assetdb.search.fusion import RRF_K, competition_ranks, rrf_fuse
-from assetdb.search.hits import SearchHit, SourceScore
+import importlib
+from typing import Any
+
 from assetdb.search.request import (
     DEFAULT_WEIGHTS,
     KINDS,
@@ -15,6 +14,24 @@ from assetdb.search.request import (
     parse_time,
     validate_request,
 )
+
+# The rest imports SQLAlchemy and numpy: loaded on first use, so that a CLI can
+# validate a request before anything heavy is imported.
+_LAZY = {
+    "CANDIDATES_MIN": "engine", "TRANSCRIPT_MIN_COSINE": "engine", "index_status": "engine",
+    "search": "engine", "FtsQuery": "fts", "TextHit": "fts", "parse": "fts",
+    "pg_tsquery": "fts", "search_texts": "fts", "sqlite_match": "fts", "RRF_K": "fusion",
+    "competition_ranks": "fusion", "rrf_fuse": "fusion", "SearchHit": "hits",
+    "SourceScore": "hits",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assetdb.search' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"assetdb.search.{module}"), name)
+
 
 __all__ = [
     "CANDIDATES_MIN",

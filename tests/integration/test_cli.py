@@ -189,7 +189,7 @@ def test_debug_shows_the_traceback_for_every_command(cli: Cli) -> None:
     """--debug re-raises library errors (a traceback) in search, persons, transcript..."""
     from assetdb.errors import AssetdbError
 
-    for args in (["search", "--like", "/nonexistent.jpg"], ["persons", "show", "nobody"],
+    for args in (["search", "--like-shot", "999999"], ["persons", "show", "nobody"],
                  ["transcript", "99999"], ["interest", "show", "99999"], ["index", "status"]):
         res = CliRunner().invoke(app(), ["--debug", *cli.base, *args])
         if args[0] == "index":

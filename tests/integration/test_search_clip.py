@@ -77,7 +77,7 @@ def test_mixing_spaces_is_refused_and_rebuild_switches(clip_store):
     from typer.testing import CliRunner
 
     from assetdb.search import SearchRequest, search
-    from cli.search import app
+    from cli.main import app
     from indexer.ingest import ingest
 
     extra = DATA / "images" / "imagenet-1k-samples" / "n01443537_goldfish.jpg"

@@ -151,7 +151,7 @@ def test_several_shots_of_one_video_are_distinct_hits(indexed):
 def test_cli_json(indexed):
     from typer.testing import CliRunner
 
-    from cli.search import app
+    from cli.main import app
 
     store, _ = indexed
     env = {"ASSETDB_DATA_DIR": str(store.settings.data_dir),

@@ -214,22 +214,22 @@ def test_rows_stored(store, indexed):
 def test_transcript_cli_export(store, indexed):
     from typer.testing import CliRunner
 
-    from cli.transcript import app
+    from cli.main import app
 
     runner = CliRunner()
     url = store.settings.database_url
     base = ["--data-dir", str(store.settings.data_dir), "--database-url", url]
-    res = runner.invoke(app, [str(MEDIA / "video" / "Megamind.avi"), "--format", "srt", *base])
+    res = runner.invoke(app, [*base, "transcript", str(MEDIA / "video" / "Megamind.avi"), "--format", "srt"])
     assert res.exit_code == 0, res.output
     blocks = res.stdout.strip().split("\n\n")
     assert blocks[0].splitlines()[0] == "1"
     assert re.fullmatch(r"00:00:0\d,\d{3} --> 00:00:0\d,\d{3}", blocks[0].splitlines()[1])
     assert "cover" in res.stdout
-    res = runner.invoke(app, [str(indexed["jfk"].asset_id), "-f", "vtt", *base])
+    res = runner.invoke(app, [*base, "transcript", str(indexed["jfk"].asset_id), "-f", "vtt"])
     assert res.exit_code == 0 and res.stdout.startswith("WEBVTT\n")
-    res = runner.invoke(app, [str(indexed["jfk"].asset_id), "-f", "json", *base])
+    res = runner.invoke(app, [*base, "transcript", str(indexed["jfk"].asset_id), "-f", "json"])
     assert json.loads(res.stdout)[0]["start_s"] < 1.0
-    res = runner.invoke(app, ["99999", *base])
+    res = runner.invoke(app, [*base, "transcript", "99999"])
     assert res.exit_code == 1 and "error:" in res.stderr
     # registered on the real command line, store options on the root
     from cli.main import app as main_app
