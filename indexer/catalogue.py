@@ -1,11 +1,12 @@
 """The catalogue stage: probe, shots, keyframes and sidecar text for one file.
 
 Pure computation plus keyframe JPEGs under the data dir; no database. The writer
-(`indexer.ingest`) stores the result in one transaction.
+(`indexer.writer`) stores the result in one transaction.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from assetdb import layout
 from assetdb.errors import MediaError
-from assetdb.paths import display_path, fs_path
 from indexer import keyframes as kf
 from indexer import shots as sh
-from indexer.decode import frames_at, rotate_rgb
+from indexer.decode import frames_at
 from indexer.probe import ProbeInfo, probe
 from indexer.work import AssetWork, KeyframeRef, SegmentRef
 
@@ -29,6 +30,10 @@ AUDIO_WINDOW_S = 10.0
 AUDIO_MIN_TAIL_S = 3.0
 SIDECAR_EXTS = (".txt", ".xml", ".srt", ".vtt", ".json", ".md", ".ale")
 SIDECAR_MAX_BYTES = 64 * 1024
+# A decoded duration this much shorter than the container header says is a file cut
+# short (an interrupted copy or download): worth a warning on the asset.
+TRUNCATED_MIN_S = 1.0
+TRUNCATED_MIN_RATIO = 0.05
 
 
 @dataclass
@@ -39,8 +44,15 @@ class CatalogueResult:
     sidecars: dict[str, str] = field(default_factory=dict)  # file name -> text
 
 
-def keyframe_dir_for(asset_id: int, content_hash: str) -> str:
-    return f"keyframes/{asset_id // 1000:04d}/{asset_id}/{content_hash[:12]}"
+def truncation_warning(header_s: float | None, decoded_s: float | None) -> str | None:
+    """A warning when the decoded media is clearly shorter than its header says."""
+    if not header_s or decoded_s is None:
+        return None
+    missing = header_s - decoded_s
+    if missing < max(TRUNCATED_MIN_S, TRUNCATED_MIN_RATIO * header_s):
+        return None
+    return (f"file looks truncated: the header says {header_s:.1f} s but only "
+            f"{decoded_s:.1f} s decode")
 
 
 def read_sidecars(path: Path) -> dict[str, str]:
@@ -76,15 +88,20 @@ def _video_segments(
     rate = info.frame_rate
     n = analysis.frame_count
     info.frame_count = n
+    header_s = info.duration_s
     info.duration_s = float(analysis.end_pts * tb)
+    warning = truncation_warning(header_s, info.duration_s)
+    if warning is not None:
+        log.warning("%s: %s", path, warning)
+        info.warnings = [*info.warnings, warning]
     spf = float(info.duration_s / n) if n else 0.04
     segments: list[SegmentRef] = []
     wanted: list[tuple[int, kf.KeyframeChoice]] = []
     for i, (s, e, tr) in enumerate(analysis.ranges()):
         end_ts = int(stats.pts[e]) if e < n else analysis.end_pts
         seg = SegmentRef(
-            index=i, kind="shot", time_base=tb, start_ts=int(stats.pts[s]), end_ts=end_ts,
-            start_frame=s, end_frame=e, rate=rate, transition=tr,
+            index=i, kind="shot", time_base=tb, start_ts=int(stats.pts[s]), end_ts=int(end_ts),
+            start_frame=int(s), end_frame=int(e), rate=rate, transition=tr,
         )
         segments.append(seg)
         for choice in kf.choose_keyframes(stats, s, e, spf):
@@ -99,11 +116,11 @@ def _video_segments(
         rgb = frames.get(ts)
         if rgb is None:
             continue
-        name = f"s{seg_i:04d}_f{choice.frame:07d}.jpg"
+        name = layout.keyframe_name(seg_i, int(choice.frame))
         w, h = kf.save_jpeg(rgb, out_dir / name)
         segments[seg_i].keyframes.append(
             KeyframeRef(
-                segment_index=seg_i, ts=ts, time_s=float(ts * tb), frame=choice.frame,
+                segment_index=seg_i, ts=ts, time_s=float(ts * tb), frame=int(choice.frame),
                 path=out_dir / name, width=w, height=h, quality=choice.quality,
                 stats={
                     "brightness": float(stats.brightness[choice.frame]),
@@ -128,7 +145,7 @@ def _image_segments(path: Path, out_dir: Path) -> list[SegmentRef]:
             rgb = np.asarray(im.convert("RGB"))
     except OSError as exc:
         raise MediaError(f"cannot decode image: {exc}") from exc
-    name = "s0000_f0000000.jpg"
+    name = layout.keyframe_name(0, 0)
     w, h = kf.save_jpeg(rgb, out_dir / name)
     stats = kf.image_stats(rgb)
     seg = SegmentRef(index=0, kind="still", time_base=Fraction(1), start_ts=0, end_ts=0,
@@ -141,7 +158,7 @@ def _image_segments(path: Path, out_dir: Path) -> list[SegmentRef]:
 
 def _audio_segments(info: ProbeInfo) -> list[SegmentRef]:
     sr = next((s["sample_rate"] for s in info.audio_streams if s.get("sample_rate")), 48000)
-    total = int(round((info.duration_s or 0.0) * sr))
+    total = round((info.duration_s or 0.0) * sr)
     if total <= 0:
         raise MediaError("audio has no duration")
     win = int(AUDIO_WINDOW_S * sr)
@@ -151,7 +168,7 @@ def _audio_segments(info: ProbeInfo) -> list[SegmentRef]:
     tb = Fraction(1, sr)
     return [
         SegmentRef(index=i, kind="window", time_base=tb, start_ts=a, end_ts=b)
-        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+        for i, (a, b) in enumerate(itertools.pairwise(bounds))
     ]
 
 
@@ -160,7 +177,7 @@ def catalogue_asset(
 ) -> CatalogueResult:
     """Probe (unless given), split into segments and store keyframes. Raises MediaError."""
     info = info or probe(path)
-    rel_dir = keyframe_dir_for(asset_id, content_hash)
+    rel_dir = layout.keyframe_dir(asset_id, content_hash)
     out_dir = data_dir / rel_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     if info.kind == "video":
@@ -182,13 +199,4 @@ def work_from_result(asset_id: int, path: Path, data_dir: Path, r: CatalogueResu
     )
 
 
-__all__ = [
-    "STAGE",
-    "VERSION",
-    "CatalogueResult",
-    "catalogue_asset",
-    "display_path",
-    "fs_path",
-    "rotate_rgb",
-    "work_from_result",
-]
+__all__ = ["STAGE", "VERSION", "CatalogueResult", "catalogue_asset", "work_from_result"]
