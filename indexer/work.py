@@ -104,6 +104,16 @@ class TaskResult:
     work: AssetWork | None
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception as the one-line error recorded on a stage row."""
+    from assetdb.errors import AssetdbError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not isinstance(exc, AssetdbError):
+        text = f"{type(exc).__name__}: {text}"
+    return text[:500]
+
+
 def work_from_asset(asset: Any, data_dir: Path) -> AssetWork:
     """The work item of a stored asset (an ``assetdb.schema.Asset`` with its segments and
     keyframes loaded): the one place that turns stored rows into what extractors read."""

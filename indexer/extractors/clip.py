@@ -176,8 +176,5 @@ class ClipExtractor(VisualExtractor):
         self.load()
         return self._embedder
 
-    def space_name(self) -> str:
-        return clip_space(self.options.get("model", "ViT-B-32"), self.options.get("pretrained"))
-
     def model_spec(self) -> str:
         return f"clip:{self.options.get('model', 'ViT-B-32')}:{self.options.get('pretrained') or 'random'}"
