@@ -185,6 +185,10 @@ def test_bad_input_is_recorded_and_run_goes_on(store, tmp_path: Path, media_dir:
     # failed files are not retried until they change (or --retry-failed)
     again = ingest(store, [lib], workers=1, extractors=[])
     assert again.indexed == 0 and again.failed == []
+    # --retry-failed retries failed files too, not only failed stages (it skipped them)
+    retried = ingest(store, [lib], workers=1, extractors=[], retry_failed=True)
+    assert {Path(f["path"]).name for f in retried.failed} == set(failed)
+    assert retried.indexed == 0
 
 
 def test_store_consistency_invariants(module_store, media_ingest) -> None:  # noqa: ANN001
