@@ -193,7 +193,7 @@ def _plan_tasks(
     data_dir = Path(store.settings.data_dir)
     tasks: list[Task] = []
     seen_ids: set[int] = set()
-    with writer.transaction(store) as s:
+    with writer.transaction(store, interruptible=True) as s:
         for p in files:
             asset, catalogue = _asset_for_file(s, p, seen_ids, report, retry_failed)
             if asset is None:

@@ -77,10 +77,27 @@ def sigint_deferred() -> Iterator[None]:
 
 
 @contextmanager
-def transaction(store: Store) -> Iterator[Session]:
-    """A session in one write transaction, with Ctrl-C deferred until it has ended."""
-    with sigint_deferred(), store.session() as s:
+def transaction(store: Store, *, interruptible: bool = False) -> Iterator[Session]:
+    """A session in one write transaction, with Ctrl-C deferred until it has ended.
+
+    ``interruptible``: Ctrl-C may stop the block itself (a long one, like planning an
+    ingest, which hashes files); only its commit or rollback is held back."""
+    if not interruptible:
+        with sigint_deferred(), store.session() as s:
+            yield s
+        return
+    s = Session(store.engine, expire_on_commit=False)
+    try:
+        s.begin()
         yield s
+        with sigint_deferred():
+            s.commit()
+    except BaseException:
+        with sigint_deferred():
+            s.rollback()
+        raise
+    finally:
+        s.close()
 
 
 def set_stage_run(
