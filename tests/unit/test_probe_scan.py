@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assetdb.errors import MediaError
-from indexer.ingest import scan
+from indexer.scan import scan
 from indexer.probe import content_hash, probe
 from tests.mediagen import make_tone, make_video
 
