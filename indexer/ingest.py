@@ -210,7 +210,8 @@ def _plan_tasks(
                 continue
             tasks.append(Task(asset.id, p, asset.content_hash or "", data_dir, plan.catalogue,
                               None if plan.catalogue else stored.work, plan.extractors, options))
-        _mark_missing(s, roots, seen_ids, data_dir, report, prune)
+        pruned = _mark_missing(s, roots, seen_ids, report, prune)
+    writer.remove_files(store, pruned)
     return tasks
 
 
@@ -292,10 +293,11 @@ def _renamed_from(s: Any, digest: str | None, seen_ids: set[int]) -> Asset | Non
 
 
 def _mark_missing(
-    s: Any, roots: list[Path], seen_ids: set[int], data_dir: Path, report: IngestReport,
-    prune: bool,
-) -> None:
-    """Assets under the scanned roots whose files are gone: marked missing, or pruned."""
+    s: Any, roots: list[Path], seen_ids: set[int], report: IngestReport, prune: bool
+) -> list[int]:
+    """Assets under the scanned roots whose files are gone: marked missing, or pruned
+    (their ids returned: their files are removed after the commit)."""
+    pruned = []
     for a in s.execute(select(Asset).where(Asset.state != STATE_MISSING)).scalars().all():
         if a.id in seen_ids:
             continue
@@ -304,10 +306,12 @@ def _mark_missing(
             continue
         report.missing.append(a.path)
         if prune:
-            writer.prune_asset(s, a, data_dir)
+            pruned.append(a.id)
+            writer.prune_asset(s, a)
             report.pruned += 1
         elif a.missing_since is None:
             a.missing_since = utcnow()
+    return pruned
 
 
 def _write_result(store: Store, result: TaskResult, options: dict, report: IngestReport) -> None:

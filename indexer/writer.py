@@ -262,9 +262,13 @@ def store_result(store: Store, work: AssetWork, ext: Any, result: Any, seconds: 
 # ---------------------------------------------------------------- removal
 
 
-def prune_asset(session: Session, asset: Asset, data_dir: Path) -> None:
-    """Delete an asset's rows and every file the data dir holds for it."""
-    aid = asset.id
+def prune_asset(session: Session, asset: Asset) -> None:
+    """Delete an asset's rows; its files go with ``remove_files`` once committed."""
     session.delete(asset)
     session.flush()
-    layout.remove_asset_files(data_dir, aid)
+
+
+def remove_files(store: Store, asset_ids: list[int]) -> None:
+    """Delete the data-dir files of pruned assets (after their rows are gone)."""
+    for aid in asset_ids:
+        layout.remove_asset_files(store.settings.data_dir, aid)
