@@ -74,8 +74,7 @@ def main() -> None:
     from assetdb.config import load_settings
     from assetdb.db import Store
     from assetdb.highlights import highlights_for_asset, load_asset, render_mp4, score_asset
-    from indexer.extractors.interest import ensure_interest
-    from indexer.ingest import ingest
+    from indexer.ingest import ensure_stages, ingest
 
     video = shared_video()
     paths = [video / f for f in args.files]
@@ -97,7 +96,7 @@ def main() -> None:
         for p, a in zip(paths, assets, strict=True):
             dec = decode_only(p)
             t = time.perf_counter()
-            ensure_interest(st, a.id)
+            ensure_stages(st, a.id, ["interest"])
             with st.session() as s:
                 score_asset(s, load_asset(s, a.id))
                 highlights_for_asset(s, a.id, args.duration)

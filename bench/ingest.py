@@ -43,7 +43,8 @@ def main() -> None:
     from assetdb.config import load_settings
     from assetdb.db import Store
     from indexer import extractors as reg
-    from indexer.ingest import ingest, scan
+    from indexer.ingest import ingest
+    from indexer.scan import scan
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--media", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "media"))

@@ -29,9 +29,9 @@ def _video_id(st, ref: str) -> int:
 
 
 def _measure(st, aid: int) -> bool:
-    from indexer.extractors.interest import ensure_interest
+    from indexer.ingest import ensure_stages
 
-    return ensure_interest(st, aid)
+    return bool(ensure_stages(st, aid, ["interest"]))
 
 
 def highlights_cmd(

@@ -144,9 +144,9 @@ def index_rebuild_command(
     """Re-embed every keyframe (optionally with another model) and rebuild the index."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from assetdb.reindex import rebuild_visual
     from assetdb.spaces import parse_model
     from cli.output import err_console
+    from indexer.reindex import rebuild_visual
 
     if model:
         parse_model(model)  # a bad spec fails before any progress output

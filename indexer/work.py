@@ -68,3 +68,76 @@ class AssetWork:
     @property
     def keyframes(self) -> list[KeyframeRef]:
         return [k for s in self.segments for k in s.keyframes]
+
+
+@dataclass
+class Task:
+    """One asset's work for a runner: the catalogue stage if needed, then extractors."""
+
+    asset_id: int
+    path: Path
+    content_hash: str
+    data_dir: Path
+    catalogue: bool
+    work: AssetWork | None  # when the catalogue is already stored
+    extractors: list[str]
+    options: dict[str, dict[str, Any]]
+
+
+@dataclass
+class StageOutcome:
+    """What one stage produced for one asset (picklable): a result or a one-line error."""
+
+    name: str
+    version: str
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class TaskResult:
+    asset_id: int
+    catalogue: StageOutcome | None
+    stages: list[StageOutcome]
+    work: AssetWork | None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as the one-line error recorded on a stage row."""
+    from assetdb.errors import AssetdbError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not isinstance(exc, AssetdbError):
+        text = f"{type(exc).__name__}: {text}"
+    return text[:500]
+
+
+def work_from_asset(asset: Any, data_dir: Path) -> AssetWork:
+    """The work item of a stored asset (an ``assetdb.schema.Asset`` with its segments and
+    keyframes loaded): the one place that turns stored rows into what extractors read."""
+    from assetdb.paths import fs_path
+
+    segs = []
+    for s in sorted(asset.segments, key=lambda g: g.index):
+        tb = Fraction(s.time_base_num, s.time_base_den)
+        ref = SegmentRef(
+            index=s.index, kind=s.kind, time_base=tb, start_ts=s.start_ts, end_ts=s.end_ts,
+            start_frame=s.start_frame, end_frame=s.end_frame, rate=s.rate,
+            transition=s.transition, id=s.id,
+        )  # fmt: skip
+        for k in s.keyframes:
+            ref.keyframes.append(KeyframeRef(
+                segment_index=s.index, ts=k.ts, time_s=float(k.ts * tb), frame=int(k.frame),
+                path=Path(data_dir) / k.path, width=k.width, height=k.height,
+                quality=k.quality, stats=dict(k.stats or {}),
+            ))  # fmt: skip
+        segs.append(ref)
+    return AssetWork(
+        asset_id=asset.id, path=fs_path(asset.path, asset.path_bytes), kind=asset.kind or "",
+        data_dir=Path(data_dir), duration_s=asset.duration_s, frame_rate=asset.frame_rate,
+        width=asset.width, height=asset.height, rotation=asset.rotation or 0,
+        has_audio=any(a.get("decodable", True) for a in (asset.audio_streams or [])),
+        audio_streams=list(asset.audio_streams or []), segments=segs,
+    )  # fmt: skip

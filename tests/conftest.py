@@ -130,17 +130,25 @@ def db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, db_url: str):  # noqa: ANN201
+def settings(tmp_path: Path, db_url: str):
     from assetdb.config import load_settings
 
     return load_settings(data_dir=tmp_path / "data", database_url=db_url)
 
 
-@pytest.fixture
-def store(settings) -> Iterator:  # noqa: ANN001
+def open_store(data_dir: Path, database_url: str | None = None):
+    """The one way tests open a store: a fresh, upgraded catalogue (SQLite in the data
+    dir unless a URL is given)."""
+    from assetdb.config import load_settings
     from assetdb.db import Store
 
-    st = Store.open(settings, upgrade_schema=True)
+    url = database_url or f"sqlite:///{data_dir / 'assetdb.sqlite3'}"
+    return Store.open(load_settings(data_dir=data_dir, database_url=url), upgrade_schema=True)
+
+
+@pytest.fixture
+def store(settings) -> Iterator:
+    st = open_store(settings.data_dir, settings.database_url)
     yield st
     st.close()
 
@@ -148,12 +156,9 @@ def store(settings) -> Iterator:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def module_store(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """A store shared by a module's tests (for expensive ingests)."""
-    from assetdb.config import load_settings
-    from assetdb.db import Store
-
     data = tmp_path_factory.mktemp("data")
     url, pg = make_db_url(db_backend, data)
-    st = Store.open(load_settings(data_dir=data, database_url=url), upgrade_schema=True)
+    st = open_store(data, url)
     yield st
     st.close()
     if pg is not None:
@@ -163,12 +168,15 @@ def module_store(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> I
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator:
     """SQLite only (for model-heavy tests that need not run on every backend)."""
-    from assetdb.config import load_settings
-    from assetdb.db import Store
+    st = open_store(tmp_path / "data")
+    yield st
+    st.close()
 
-    data = tmp_path / "data"
-    st = Store.open(load_settings(data_dir=data, database_url=f"sqlite:///{data / 'assetdb.sqlite3'}"),
-                    upgrade_schema=True)
+
+@pytest.fixture(scope="module")
+def sqlite_module_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """SQLite only, shared by a module's tests (model-heavy extractor tests)."""
+    st = open_store(tmp_path_factory.mktemp("data"))
     yield st
     st.close()
 

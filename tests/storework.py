@@ -13,7 +13,7 @@ TIME_BASE = Fraction(1, 1000)
 
 
 def add_asset(
-    store,  # noqa: ANN001
+    store,
     path: Path,
     kind: str,
     spans: list[tuple[float, float]],
@@ -39,3 +39,17 @@ def add_asset(
         aid = asset.id
     return AssetWork(asset_id=aid, path=path, kind=kind, data_dir=store.settings.data_dir,
                      duration_s=duration, has_audio=has_audio, segments=refs)
+
+
+def ingest_one(store, path: Path, extractors: tuple[str, ...] = ("interest",)) -> int:
+    """Catalogue one real file through the real ingest (scan, plan, runner, writer) with
+    the given extractors; returns its asset id."""
+    from sqlalchemy import select
+
+    from indexer.ingest import ingest
+    from indexer.scan import normalise
+
+    report = ingest(store, [path], workers=1, extractors=list(extractors))
+    assert not report.failed, report.failed
+    with store.session() as s:
+        return s.execute(select(Asset.id).where(Asset.path == str(normalise(path)))).scalar_one()

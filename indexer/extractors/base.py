@@ -2,18 +2,15 @@
 
 ``run`` is pure computation over work items (it may read the media file and the
 stored keyframe JPEGs, never the database) so it can execute in any worker
-process. ``write`` runs in the writer with a SQLAlchemy session, inside the same
-transaction that marks (asset, name, version) done: a crash never leaves half a
-result. ``write`` first removes this extractor's previous rows for the asset
-(``clear``), so re-running is idempotent.
+process; its results are picklable. Storing them is the writer's job
+(``indexer.writer`` with ``indexer.rows``), in the same transaction that marks
+(asset, name, version) done: a crash never leaves half a result.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
-
-from sqlalchemy.orm import Session
 
 from indexer.work import AssetWork
 
@@ -22,8 +19,6 @@ class Extractor(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
     kinds: ClassVar[frozenset[str]] = frozenset({"video", "image", "audio"})
-    # Extractors whose stored rows this one's ``write`` reads (run before it).
-    after: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, device: str = "cpu", **options: Any) -> None:
         self.device = device
@@ -45,13 +40,6 @@ class Extractor(ABC):
     @abstractmethod
     def run(self, batch: list[AssetWork]) -> list[Any]:
         """One picklable result per work item, in order."""
-
-    @abstractmethod
-    def write(self, session: Session, work: AssetWork, result: Any) -> None:
-        """Store one result (after clearing this extractor's previous rows)."""
-
-    def clear(self, session: Session, asset_id: int) -> None:
-        """Delete this extractor's rows for an asset."""
 
     @property
     def stage(self) -> str:

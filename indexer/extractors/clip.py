@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from assetdb.models.clip import MAX_BATCH, ClipEmbedder, clip_space
+from assetdb.models.clip import MAX_BATCH, ClipEmbedder
 from indexer.extractors.concepts import VisualExtractor
 
 
@@ -26,9 +26,6 @@ class ClipExtractor(VisualExtractor):
     def embedder(self) -> ClipEmbedder:
         self.load()
         return self._embedder
-
-    def space_name(self) -> str:
-        return clip_space(self.options.get("model", "ViT-B-32"), self.options.get("pretrained"))
 
     def model_spec(self) -> str:
         return f"clip:{self.options.get('model', 'ViT-B-32')}:{self.options.get('pretrained') or 'random'}"

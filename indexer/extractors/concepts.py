@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assetdb.models.concepts import SPACE, ConceptEmbedder
+from assetdb.models.concepts import ConceptEmbedder
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
@@ -48,30 +48,6 @@ class VisualExtractor(Extractor):
             )
         return results
 
-    def write(self, session, work: AssetWork, result: KeyframeVectors) -> None:
-        from assetdb.records import VectorRow, replace_vectors
-        from assetdb.spaces import claim_space
-
-        claim_space(session, result.space, self.model_spec())
-        replace_vectors(
-            session,
-            work.asset_id,
-            result.space,
-            [VectorRow(vector=v, segment_index=si, t_s=t) for si, t, v in result.rows],
-        )
-
-    def clear(self, session, asset_id: int) -> None:
-        from sqlalchemy import delete
-
-        from assetdb.schema import Vector
-
-        session.execute(
-            delete(Vector).where(Vector.asset_id == asset_id, Vector.space == self.space_name())
-        )
-
-    def space_name(self) -> str:
-        raise NotImplementedError
-
     def model_spec(self) -> str:
         """The ``--model`` string that re-creates this extractor (recorded in meta)."""
         raise NotImplementedError
@@ -93,9 +69,6 @@ class ConceptsExtractor(VisualExtractor):
     def embedder(self) -> ConceptEmbedder:
         self.load()
         return self._embedder
-
-    def space_name(self) -> str:
-        return SPACE
 
     def model_spec(self) -> str:
         return "concepts"

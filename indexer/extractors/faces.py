@@ -4,7 +4,7 @@ embedding, per-face quality, on keyframes and a few extra frames per shot.
 The models are :class:`assetdb.models.faces.FaceModels`. ``run`` is pure: it
 reads the media and keyframe JPEGs and writes face crop thumbnails under
 ``<data_dir>/faces/<asset_id>/``; ``write`` stores the faces and assigns them
-to persons incrementally (``assetdb.persons.assign_new_faces``).
+to persons incrementally (``assetdb.faces.assign_new_faces``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from sqlalchemy.orm import Session
 
-from assetdb.models.faces import FaceModels, choose_detector
+from assetdb import layout
 from assetdb.media.frames import frames_at
 from assetdb.media.images import load_rgb
 from assetdb.media.times import MediaTime
+from assetdb.models.faces import FaceModels, choose_detector
 from indexer.extractors.base import Extractor
 from indexer.work import AssetWork
 
@@ -281,10 +281,6 @@ def save_crop(rgb: np.ndarray, box: tuple[int, int, int, int], dest: Path) -> No
     im.save(dest, quality=85)
 
 
-def crops_dir(data_dir: Path, asset_id: int) -> Path:
-    return Path(data_dir) / "faces" / str(asset_id)
-
-
 class FacesExtractor(Extractor):
     """Options: ``detector`` ("hog" | "cnn" | "auto": CNN when dlib was built with
     CUDA), ``extra_frames`` per shot, ``num_jitters`` for the embedding."""
@@ -338,29 +334,17 @@ class FacesExtractor(Extractor):
                     detector=self.models.detector_name,
                 )
                 by_shot.setdefault(fr.segment_index, []).append((row, fr.rgb))
-        cdir = crops_dir(work.data_dir, work.asset_id)
-        shutil.rmtree(cdir, ignore_errors=True)
+        shutil.rmtree(Path(work.data_dir) / layout.face_crops_dir(work.asset_id),
+                      ignore_errors=True)
         result = FacesResult(frames=len(frames))
         for si in sorted(by_shot):
             for k, (row, rgb) in enumerate(dedupe_shot(by_shot[si])):
-                rel = Path("faces") / str(work.asset_id) / f"{si}_{row.t_ms}_{k}.jpg"
+                rel = layout.face_crop(work.asset_id, si, row.t_ms, k)
                 save_crop(rgb, row.box, Path(work.data_dir) / rel)
-                row.crop_path = rel.as_posix()
+                row.crop_path = rel
                 result.faces.append(row)
         result.seconds = time.perf_counter() - t0
         return result
 
     def run(self, batch: list[AssetWork]) -> list[FacesResult]:
         return [self.run_one(w) for w in batch]
-
-    def clear(self, session: Session, asset_id: int) -> None:
-        from assetdb.persons import delete_asset_faces
-
-        delete_asset_faces(session, asset_id)
-
-    def write(self, session: Session, work: AssetWork, result: FacesResult) -> None:
-        from assetdb.persons import assign_new_faces, store_faces
-
-        self.clear(session, work.asset_id)
-        ids = store_faces(session, work.asset_id, result.faces)
-        assign_new_faces(session, ids)

@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
 from assetdb.errors import MediaError
 from assetdb.media.audio import STATUS_NO_AUDIO, STATUS_UNDECODABLE, decode_audio
@@ -352,99 +350,3 @@ class InterestExtractor(Extractor):
     def run(self, batch: list[AssetWork]) -> list[InterestResult]:
         return [compute_interest(w) for w in batch]
 
-    def clear(self, session: Session, asset_id: int) -> None:
-        from assetdb.schema.interest import InterestCurve, InterestShot
-
-        session.execute(delete(InterestShot).where(InterestShot.asset_id == asset_id))
-        session.execute(delete(InterestCurve).where(InterestCurve.asset_id == asset_id))
-
-    def write(self, session: Session, work: AssetWork, result: InterestResult) -> None:
-        from assetdb.records import segment_ids
-        from assetdb.schema.interest import InterestCurve, InterestShot
-
-        self.clear(session, work.asset_id)
-        session.add(
-            InterestCurve(
-                asset_id=work.asset_id,
-                version=self.version,
-                t0_s=result.t0_s,
-                hop_s=result.hop_s,
-                sample_fps=result.sample_fps,
-                signals=result.signals,
-                audio_state=result.audio_state,
-                audio_error=result.audio_error,
-            )
-        )
-        ids = segment_ids(session, work.asset_id)
-        for s in result.shots:
-            sid = ids.get(s["segment_index"])
-            if sid is None:
-                continue
-            session.add(
-                InterestShot(
-                    asset_id=work.asset_id,
-                    segment_id=sid,
-                    summary=s["summary"],
-                    signature=s["signature"],
-                )
-            )
-        session.flush()
-
-
-def ensure_interest(store: Any, asset_id: int) -> bool:
-    """Run the extractor for one catalogued asset that has no interest rows yet (the CLI
-    uses this so `assetdb highlights` works right after a catalogue-only ingest).
-    Returns True when it ran."""
-    from fractions import Fraction
-
-    from sqlalchemy import select
-
-    from assetdb.paths import fs_path
-    from assetdb.schema import Asset, Segment
-    from assetdb.schema.interest import InterestCurve
-    from indexer.work import SegmentRef
-
-    with store.session() as s:
-        if s.execute(select(InterestCurve.id).where(InterestCurve.asset_id == asset_id)).first():
-            return False
-        a = s.get(Asset, asset_id)
-        if a is None or a.kind != "video":
-            return False
-        segs = (
-            s.execute(select(Segment).where(Segment.asset_id == asset_id).order_by(Segment.index))
-            .scalars()
-            .all()
-        )
-        work = AssetWork(
-            asset_id=a.id,
-            path=fs_path(a.path, a.path_bytes),
-            kind=a.kind,
-            data_dir=store.settings.data_dir,
-            duration_s=a.duration_s,
-            frame_rate=a.frame_rate,
-            width=a.width,
-            height=a.height,
-            rotation=a.rotation or 0,
-            has_audio=bool(a.audio_streams),
-            audio_streams=list(a.audio_streams or []),
-            segments=[
-                SegmentRef(
-                    index=g.index,
-                    kind=g.kind,
-                    time_base=Fraction(g.time_base_num, g.time_base_den),
-                    start_ts=g.start_ts,
-                    end_ts=g.end_ts,
-                    start_frame=g.start_frame,
-                    end_frame=g.end_frame,
-                    rate=g.rate,
-                    transition=g.transition,
-                    id=g.id,
-                )
-                for g in segs
-            ],
-        )
-    ex = InterestExtractor()
-    (res,) = ex.run([work])
-    with store.session() as s:
-        ex.write(s, work, res)
-    return True

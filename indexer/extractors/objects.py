@@ -10,13 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
-
-from assetdb.models.objects import MIN_SCORE, Detection, Detector, make_detector
-from assetdb.objects import objects_text
 from assetdb.media.frames import frames_at, unique_frames
 from assetdb.media.images import load_rgb
+from assetdb.models.objects import MIN_SCORE, Detection, Detector, make_detector
 from indexer.extractors.base import Extractor
 from indexer.extractors.frames import shot_sample_times
 from indexer.work import AssetWork
@@ -125,51 +121,3 @@ class ObjectsExtractor(Extractor):
 
     def run(self, batch: list[AssetWork]) -> list[ObjectsResult]:
         return [self.detect_work(w) for w in batch]
-
-    def clear(self, session: Session, asset_id: int) -> None:
-        from assetdb.schema import ObjectDetection, SegmentObject
-
-        session.execute(delete(ObjectDetection).where(ObjectDetection.asset_id == asset_id))
-        session.execute(delete(SegmentObject).where(SegmentObject.asset_id == asset_id))
-
-    def write(self, session: Session, work: AssetWork, result: ObjectsResult) -> None:
-        from assetdb.records import TextRow, replace_texts, segment_ids
-        from assetdb.schema import ObjectDetection, SegmentObject
-
-        self.clear(session, work.asset_id)
-        ids = segment_ids(session, work.asset_id)
-        for f in result.frames:
-            sid = ids.get(f.segment_index)
-            if sid is None:
-                continue
-            for d in f.detections:
-                x1, y1, x2, y2 = d.box
-                session.add(
-                    ObjectDetection(
-                        asset_id=work.asset_id, segment_id=sid, ts=f.ts, t_s=f.t_s,
-                        frame=f.frame, label=d.label, score=d.score, x1=x1, y1=y1, x2=x2,
-                        y2=y2, detector=result.detector,
-                    )
-                )  # fmt: skip
-        texts = []
-        segs = {s.index: s for s in work.segments}
-        for seg_index, labels in sorted(aggregate(result.frames).items()):
-            sid = ids.get(seg_index)
-            if sid is None:
-                continue
-            for label, st in labels.items():
-                session.add(
-                    SegmentObject(
-                        asset_id=work.asset_id, segment_id=sid, label=label,
-                        max_score=st.max_score, count=st.count, frames=st.frames,
-                    )
-                )  # fmt: skip
-            ordered = sorted(labels, key=lambda lb: -labels[lb].max_score)
-            seg = segs.get(seg_index)
-            texts.append(
-                TextRow(
-                    objects_text(ordered), segment_index=seg_index,
-                    start_s=seg.start_s if seg else None, end_s=seg.end_s if seg else None,
-                )
-            )  # fmt: skip
-        replace_texts(session, work.asset_id, "objects", texts)

@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
 from assetdb.errors import ModelUnavailable
-from assetdb.models.ocr import TextReader
-from assetdb.models.text import vocab_file
 from assetdb.media.frames import frames_at, unique_frames
 from assetdb.media.images import load_rgb
+from assetdb.models.ocr import TextReader
+from assetdb.models.text import vocab_file
 from indexer.extractors.base import Extractor
 from indexer.extractors.frames import FRAME_MAX_PX, shot_sample_times
 from indexer.work import AssetWork, SegmentRef
@@ -297,33 +295,3 @@ class OcrExtractor(Extractor):
 
     def run(self, batch: list[AssetWork]) -> list[OcrResult]:
         return [self.read_work(w) for w in batch]
-
-    def clear(self, session: Session, asset_id: int) -> None:
-        from assetdb.schema import OcrLine
-
-        session.execute(delete(OcrLine).where(OcrLine.asset_id == asset_id))
-
-    def write(self, session: Session, work: AssetWork, result: OcrResult) -> None:
-        from assetdb.records import TextRow, replace_texts, segment_ids
-        from assetdb.schema import OcrLine
-
-        self.clear(session, work.asset_id)
-        ids = segment_ids(session, work.asset_id)
-        rows = []
-        for ln in result.lines:
-            sid = ids.get(ln.segment_index)
-            if sid is None:
-                continue
-            x1, y1, x2, y2 = ln.box
-            session.add(
-                OcrLine(
-                    asset_id=work.asset_id, segment_id=sid, ts=ln.ts, t_s=ln.t_s,
-                    last_t_s=ln.last_t_s, text=ln.text, norm=ln.norm, confidence=ln.confidence,
-                    frames=ln.frames, x1=x1, y1=y1, x2=x2, y2=y2,
-                )
-            )  # fmt: skip
-            rows.append(
-                TextRow(search_text(ln.text), segment_index=ln.segment_index, start_s=ln.t_s,
-                        end_s=ln.last_t_s)
-            )  # fmt: skip
-        replace_texts(session, work.asset_id, "ocr", rows)

@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
 from assetdb.errors import MediaError
 from assetdb.models.text import SentenceEncoder
@@ -241,69 +239,3 @@ class TranscriptExtractor(Extractor):
                     line.embedding = v
             out.append(result)
         return out
-
-    def clear(self, session: Session, asset_id: int) -> None:
-        from assetdb.schema import TextEntry, Transcript, TranscriptSegment, Vector
-
-        session.execute(delete(TranscriptSegment).where(TranscriptSegment.asset_id == asset_id))
-        session.execute(delete(Transcript).where(Transcript.asset_id == asset_id))
-        session.execute(
-            delete(TextEntry).where(
-                TextEntry.asset_id == asset_id, TextEntry.source == "transcript"
-            )
-        )
-        session.execute(delete(Vector).where(Vector.asset_id == asset_id, Vector.space == SPACE))
-
-    def write(self, session: Session, work: AssetWork, result: TranscriptResult) -> None:
-        from assetdb.records import TextRow, VectorRow, replace_texts, replace_vectors, segment_ids
-        from assetdb.schema import Transcript, TranscriptSegment
-
-        self.clear(session, work.asset_id)
-        session.add(
-            Transcript(
-                asset_id=work.asset_id,
-                status=result.status,
-                reason=result.reason,
-                model=result.model,
-                language=result.language,
-                language_probability=result.language_probability,
-                speech_ms=int(round(result.speech_s * 1000)),
-                segment_count=len(result.lines),
-            )
-        )
-        ids = segment_ids(session, work.asset_id)
-        for i, line in enumerate(result.lines):
-            session.add(
-                TranscriptSegment(
-                    asset_id=work.asset_id,
-                    segment_id=ids.get(line.segment_index)
-                    if line.segment_index is not None
-                    else None,
-                    index=i,
-                    start_ms=int(round(line.start_s * 1000)),
-                    end_ms=int(round(line.end_s * 1000)),
-                    text=line.text,
-                    words=line.words,
-                    avg_logprob=line.avg_logprob,
-                    no_speech_prob=line.no_speech_prob,
-                )
-            )
-        replace_texts(
-            session,
-            work.asset_id,
-            "transcript",
-            [
-                TextRow(ln.text, ln.segment_index, round(ln.start_s, 3), round(ln.end_s, 3))
-                for ln in result.lines
-            ],
-        )
-        replace_vectors(
-            session,
-            work.asset_id,
-            SPACE,
-            [
-                VectorRow(ln.embedding, ln.segment_index, round(ln.start_s, 3))
-                for ln in result.lines
-                if ln.embedding is not None
-            ],
-        )

@@ -3,16 +3,13 @@ OTIO/EDL round trips, frame accuracy, rendered MP4, CLI, bad input."""
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hl_catalogue import catalogue
+from tests.storework import ingest_one
 
 pytestmark = pytest.mark.slow
 
@@ -28,17 +25,9 @@ REEL_FILES = ["big_buck_bunny_0_30.webm", "testvideo.mp4", "issue-195-aspect-rat
 
 
 @pytest.fixture(scope="module")
-def hl_store(tmp_path_factory):
-    from assetdb.config import load_settings
-    from assetdb.db import Store
-
-    d = tmp_path_factory.mktemp("hl")
-    store = Store.open(
-        load_settings(data_dir=d, database_url=f"sqlite:///{d}/a.db"), upgrade_schema=True
-    )
-    ids = {name: catalogue(store, VIDEO / name) for name in REEL_FILES}
-    yield store, ids
-    store.close()
+def hl_store(sqlite_module_store):
+    ids = {name: ingest_one(sqlite_module_store, VIDEO / name) for name in REEL_FILES}
+    return sqlite_module_store, ids
 
 
 def _frame_stats_at(path: str, times: list[float]) -> list[tuple[float, float]]:
@@ -263,22 +252,17 @@ def test_cli_highlights_and_errors(hl_store, tmp_path):
     assert len(shown) >= 3 and all(0.0 <= x["score"] <= 1.0 for x in shown)
 
 
-def test_vfr_source_cuts_on_real_frames(tmp_path):
+def test_vfr_source_cuts_on_real_frames(sqlite_store):
     """goldeneye-vfr-drop3.mp4 drops frames from a 23.976 grid: OTIO times are the real
     frames' pts on that grid."""
     import opentimelineio as otio
 
-    from assetdb.config import load_settings
-    from assetdb.db import Store
     from assetdb.highlights import highlights_for_asset, to_otio
     from assetdb.media.grid import frame_grid
 
-    store = Store.open(
-        load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/a.db"),
-        upgrade_schema=True,
-    )
+    store = sqlite_store
     path = VIDEO / "goldeneye-vfr-drop3.mp4"
-    aid = catalogue(store, path)
+    aid = ingest_one(store, path)
     g = frame_grid(path)
     assert g.variable and g.rate == Fraction(24000, 1001)
     with store.session() as s:
@@ -286,7 +270,6 @@ def test_vfr_source_cuts_on_real_frames(tmp_path):
     tl = otio.adapters.read_from_string(otio.adapters.write_to_string(to_otio(reel)))
     _assert_on_frame_boundaries(tl, {reel.clips[0].path: g})
     assert abs(reel.duration_s - 4.0) <= 3 / float(g.rate)  # dropped frames: gaps up to 2 frames
-    store.close()
 
 
 def test_crossfades_use_handles_and_keep_the_timeline(hl_store, tmp_path):

@@ -22,17 +22,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def media_ingest(module_store, media_dir: Path):  # noqa: ANN001, ANN201
+def media_ingest(module_store, media_dir: Path):
     t0 = time.perf_counter()
     report = ingest(module_store, [media_dir], workers=2, extractors=[])
     return report, time.perf_counter() - t0
 
 
-def _details(store, name: str) -> dict:  # noqa: ANN001
+def _details(store, name: str) -> dict:
     return asset_details(store, name)
 
 
-def test_every_file_is_recorded(module_store, media_ingest, media_dir: Path) -> None:  # noqa: ANN001
+def test_every_file_is_recorded(module_store, media_ingest, media_dir: Path) -> None:
     report, _ = media_ingest
     assert report.failed == [], report.failed
     with module_store.session() as s:
@@ -49,7 +49,7 @@ def test_every_file_is_recorded(module_store, media_ingest, media_dir: Path) -> 
      ("issue-195-aspect-ratio.mp4", 3, 9), ("big_buck_bunny_0_30.webm", 3, 9),
      ("smpte-2997.mp4", 1, 2), ("fades.mp4", 2, 4)],
 )
-def test_shot_counts_are_plausible(module_store, media_ingest, name: str, lo: int, hi: int) -> None:  # noqa: ANN001
+def test_shot_counts_are_plausible(module_store, media_ingest, name: str, lo: int, hi: int) -> None:
     d = _details(module_store, name)
     assert lo <= len(d["segments"]) <= hi, [(s["tc_in"], s["tc_out"]) for s in d["segments"]]
     segs = d["segments"]
@@ -60,7 +60,7 @@ def test_shot_counts_are_plausible(module_store, media_ingest, name: str, lo: in
     assert all(seg["keyframes"] for seg in segs)
 
 
-def test_vfr_timecodes_follow_real_timestamps(module_store, media_ingest) -> None:  # noqa: ANN001
+def test_vfr_timecodes_follow_real_timestamps(module_store, media_ingest) -> None:
     d = _details(module_store, "goldeneye-vfr-drop3.mp4")
     assert d["variable_frame_rate"]
     # 160 frames over ~9.97 s: three frames are dropped, so frame count / rate != duration
@@ -73,7 +73,7 @@ def test_vfr_timecodes_follow_real_timestamps(module_store, media_ingest) -> Non
     assert d["segments"][0]["time_base"] == "1/24000"
 
 
-def test_test_card_timecodes(module_store, media_ingest) -> None:  # noqa: ANN001
+def test_test_card_timecodes(module_store, media_ingest) -> None:
     d = _details(module_store, "smpte-2997.mp4")
     seg = d["segments"][0]
     # 25 fps file (the card was made at 29.97 and re-encoded): non-drop timecode, frame exact
@@ -86,7 +86,7 @@ def test_test_card_timecodes(module_store, media_ingest) -> None:  # noqa: ANN00
     assert ntsc["segments"][1]["tc_in"].count(";") == 1  # drop-frame separator at 29.97
 
 
-def test_awkward_real_files(module_store, media_ingest) -> None:  # noqa: ANN001
+def test_awkward_real_files(module_store, media_ingest) -> None:
     failing = _details(module_store, "video_with_failing_audio.mp4")
     assert failing["state"] == "indexed"
     sub = _details(module_store, "issue-236-split-copy.mkv")
@@ -97,7 +97,7 @@ def test_awkward_real_files(module_store, media_ingest) -> None:  # noqa: ANN001
     assert biden["created_at"].startswith("2010-05-10")
 
 
-def test_keyframes_are_never_blank(module_store, media_ingest) -> None:  # noqa: ANN001
+def test_keyframes_are_never_blank(module_store, media_ingest) -> None:
     with module_store.session() as s:
         kfs = s.execute(select(Keyframe)).scalars().all()
     assert kfs
@@ -119,7 +119,7 @@ def test_keyframes_are_never_blank(module_store, media_ingest) -> None:  # noqa:
         assert (module_store.settings.data_dir / k.path).is_file()
 
 
-def test_second_run_does_no_work(module_store, media_ingest, media_dir: Path) -> None:  # noqa: ANN001
+def test_second_run_does_no_work(module_store, media_ingest, media_dir: Path) -> None:
     _, first_s = media_ingest
     t0 = time.perf_counter()
     report = ingest(module_store, [media_dir], workers=2, extractors=[])
@@ -128,7 +128,7 @@ def test_second_run_does_no_work(module_store, media_ingest, media_dir: Path) ->
     assert second_s < first_s / 10, (first_s, second_s)
 
 
-def test_touch_change_rename_prune(store, tmp_path: Path, media_dir: Path) -> None:  # noqa: ANN001
+def test_touch_change_rename_prune(store, tmp_path: Path, media_dir: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
     a = make_video(lib / "a.mp4", shots_s=[0.6, 0.6])
@@ -162,7 +162,7 @@ def test_touch_change_rename_prune(store, tmp_path: Path, media_dir: Path) -> No
         assert s.execute(select(func.count()).select_from(Asset)).scalar_one() == 1
 
 
-def test_bad_input_is_recorded_and_run_goes_on(store, tmp_path: Path, media_dir: Path) -> None:  # noqa: ANN001
+def test_bad_input_is_recorded_and_run_goes_on(store, tmp_path: Path, media_dir: Path) -> None:
     lib = tmp_path / "bad"
     lib.mkdir()
     good = make_video(lib / "good.mp4", shots_s=[0.5, 0.5])
@@ -185,9 +185,13 @@ def test_bad_input_is_recorded_and_run_goes_on(store, tmp_path: Path, media_dir:
     # failed files are not retried until they change (or --retry-failed)
     again = ingest(store, [lib], workers=1, extractors=[])
     assert again.indexed == 0 and again.failed == []
+    # --retry-failed retries failed files too, not only failed stages (it skipped them)
+    retried = ingest(store, [lib], workers=1, extractors=[], retry_failed=True)
+    assert {Path(f["path"]).name for f in retried.failed} == set(failed)
+    assert retried.indexed == 0
 
 
-def test_store_consistency_invariants(module_store, media_ingest) -> None:  # noqa: ANN001
+def test_store_consistency_invariants(module_store, media_ingest) -> None:
     with module_store.session() as s:
         indexed_without_segments = s.execute(
             select(func.count()).select_from(Asset).where(
@@ -203,7 +207,7 @@ def test_store_consistency_invariants(module_store, media_ingest) -> None:  # no
     assert segs > indexed
 
 
-def test_cli_reports(module_store, media_ingest) -> None:  # noqa: ANN001
+def test_cli_reports(module_store, media_ingest) -> None:
     from typer.testing import CliRunner
 
     from cli.main import app

@@ -4,7 +4,6 @@ broken audio track, the scorer with any subset of other features, the learned mo
 from __future__ import annotations
 
 import csv
-import sys
 import uuid
 from pathlib import Path
 
@@ -12,9 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, delete, inspect, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hl_catalogue import catalogue
+from tests.storework import ingest_one
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -87,7 +84,7 @@ def test_broken_audio_track_does_not_fail_the_stage():
 def store(module_store, db_backend):
     """Two real clips ingested once per database backend (conftest's module_store)."""
     ids = {
-        n: catalogue(module_store, VIDEO / n)
+        n: ingest_one(module_store, VIDEO / n)
         for n in ("issue-195-aspect-ratio.mp4", "big_buck_bunny_0_30.webm")
     }
     return module_store, ids, db_backend

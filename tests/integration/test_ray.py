@@ -14,7 +14,7 @@ from tests.mediagen import make_video
 pytestmark = pytest.mark.slow
 
 
-def test_ingest_on_local_ray(sqlite_store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ingest_on_local_ray(sqlite_store, tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'assetdb[ray]'")
     lib = tmp_path / "lib"
     lib.mkdir()

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from assetdb.config import load_settings
 from assetdb.db import Store
 from assetdb.media.audio import decode_audio
 from assetdb.schema import AudioSegment, AudioTrack, Segment, Vector
@@ -132,14 +131,9 @@ def test_real_awkward_tracks():
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("sound")
-    s = Store.open(
-        load_settings(data_dir=d, database_url=f"sqlite:///{d / 'db.sqlite3'}"),
-        upgrade_schema=True,
-    )
-    yield s
-    s.close()
+def store(sqlite_module_store):
+    """SQLite only: the models dominate, the backend adds nothing here."""
+    return sqlite_module_store
 
 
 def add_asset(store: Store, path: Path, kind: str, spans: list[tuple[float, float]]) -> AssetWork:
@@ -169,9 +163,10 @@ def windows(path: Path, size_s: float = 10.0) -> list[tuple[float, float]]:
 
 def index(store: Store, extractor, works: list[AssetWork]) -> None:
     results = extractor.run(works)
+    from indexer.writer import store_result
+
     for work, result in zip(works, results, strict=True):
-        with store.session() as s:
-            extractor.write(s, work, result)
+        store_result(store, work, extractor, result)
 
 
 MUSIC = [

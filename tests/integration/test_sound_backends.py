@@ -22,7 +22,7 @@ def shared_media() -> Path:
     return require_shared_data() / "media"
 
 
-def add(store, path: Path, spans: list[tuple[float, float]]) -> AssetWork:  # noqa: ANN001
+def add(store, path: Path, spans: list[tuple[float, float]]) -> AssetWork:
     from tests.storework import add_asset
 
     return add_asset(store, path, "audio", spans)
@@ -32,6 +32,7 @@ def test_sound_rows_and_queries(store):
     from assetdb.sound import find_spoken, similar_segments, transcript_export, transcript_rows
     from indexer.extractors.sound import AudioFeatures
     from indexer.extractors.transcribe import Line, TranscriptExtractor, TranscriptResult
+    from indexer.writer import store_result
 
     esc = shared_media() / "audio" / "esc50"
     a = add(store, esc / "3-103051-C-19.wav", [(0.0, 2.5), (2.5, 5.0)])
@@ -39,8 +40,7 @@ def test_sound_rows_and_queries(store):
     ex = AudioFeatures()
     for work, result in zip((a, b), ex.run([a, b]), strict=True):
         for _ in range(2):  # a re-run replaces, never duplicates
-            with store.session() as s:
-                ex.write(s, work, result)
+            store_result(store, work, ex, result)
     with store.session() as s:
         assert (
             s.execute(
@@ -63,8 +63,7 @@ def test_sound_rows_and_queries(store):
     )
     result = TranscriptResult("ok", None, "test-model", "en", 1.0, 1.4, [line])
     tx = TranscriptExtractor(embed=False)
-    with store.session() as s:
-        tx.write(s, a, result)
+    store_result(store, a, tx, result)
     with store.session() as s:
         assert transcript_rows(s, a.asset_id) == [(2.6, 4.0, "Rain again over the hills")]
         text = s.execute(select(TextEntry).where(TextEntry.source == "transcript")).scalar_one()

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from assetdb.config import load_settings
-from assetdb.db import Store
 from assetdb.schema import TextEntry, Transcript, TranscriptSegment, Vector
+from indexer.writer import store_result
 from tests.storework import add_asset
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -79,14 +78,9 @@ def test_music_and_ambience_give_no_transcript(transcriber):
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("transcripts")
-    s = Store.open(
-        load_settings(data_dir=d, database_url=f"sqlite:///{d / 'db.sqlite3'}"),
-        upgrade_schema=True,
-    )
-    yield s
-    s.close()
+def store(sqlite_module_store):
+    """SQLite only: the models dominate, the backend adds nothing here."""
+    return sqlite_module_store
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +107,7 @@ def indexed(store):
     ex = TranscriptExtractor()
     results = ex.run(list(works.values()))
     for work, result in zip(works.values(), results, strict=True):
-        with store.session() as s:
-            ex.write(s, work, result)
+        store_result(store, work, ex, result)
     return works
 
 

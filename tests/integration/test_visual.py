@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assetdb.config import load_settings
 from assetdb.db import Store
 from assetdb.objects import LABELS
 from indexer.work import AssetWork, KeyframeRef, SegmentRef
+from indexer.writer import store_result
+from tests.conftest import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = next(
@@ -95,12 +96,9 @@ def text_matches(text: str, query: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("visual")
-    st = Store.open(load_settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/t.db"),
-                    upgrade_schema=True)
-    yield st, tmp
-    st.close()
+def store(sqlite_module_store):
+    """SQLite only (the models dominate); keyframes go under the store's data dir."""
+    return sqlite_module_store, sqlite_module_store.settings.data_dir
 
 
 # clip -> (shots with keyframe times, expected label); times checked by eye on saved frames
@@ -128,8 +126,7 @@ def detected(store):
         work = add_asset(st, name, shots, tmp)
         (result,) = ex.run([work])
         result = pickle.loads(pickle.dumps(result))  # results cross worker processes
-        with st.session() as s:
-            ex.write(s, work, result)
+        store_result(st, work, ex, result)
         works[name] = (work, result)
     return works
 
@@ -205,8 +202,7 @@ def ingested(tmp_path_factory):
     from indexer.ingest import ingest
 
     tmp = tmp_path_factory.mktemp("ingest")
-    st = Store.open(load_settings(data_dir=tmp / "data", database_url=f"sqlite:///{tmp}/t.db"),
-                    upgrade_schema=True)
+    st = open_store(tmp / "data")
     media = tmp / "media"
     media.mkdir()
     for name in INGESTED:
@@ -325,8 +321,7 @@ def test_ocr_reads_burnt_in_timecode(store):
     work = add_asset(st, "smpte-2997.mp4", [(0.0, 10.0, [8.32])], tmp)
     (result,) = ex.run([work])
     result = pickle.loads(pickle.dumps(result))
-    with st.session() as s:
-        ex.write(s, work, result)
+    store_result(st, work, ex, result)
     kf = work.keyframes[0]
     n = round(kf.time_s * 30000 / 1001)  # the card counts 29.97 fps frames (no drop < 1 min)
     expected = f"00:00:{n // 30:02d};{n % 30:02d}"

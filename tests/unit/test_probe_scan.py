@@ -10,7 +10,7 @@ import pytest
 
 from assetdb.errors import MediaError
 from assetdb.media.probe import content_hash, probe
-from indexer.ingest import scan
+from indexer.scan import scan
 from tests.mediagen import make_tone, make_video
 
 

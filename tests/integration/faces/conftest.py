@@ -11,18 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_DATA, open_store
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-_REPO = Path(__file__).resolve().parents[3]
-# ../shared/data from the repository root (a worktree sits one level deeper).
-SHARED = next(
-    (
-        p
-        for p in (_REPO / ".." / "shared" / "data", _REPO / ".." / ".." / "shared" / "data")
-        if p.is_dir()
-    ),
-    _REPO / ".." / "shared" / "data",
-)
+SHARED = SHARED_DATA
 
 
 def _need_models() -> None:
@@ -32,14 +25,6 @@ def _need_models() -> None:
         pytest.skip("face-recognition-models is not installed")
     if not (SHARED / "faces" / "labels.csv").is_file():
         pytest.skip(f"shared test data missing at {SHARED}")
-
-
-def open_store(data_dir: Path, url: str | None = None):
-    from assetdb.config import load_settings
-    from assetdb.db import Store
-
-    url = url or f"sqlite:///{data_dir / 'assetdb.sqlite3'}"
-    return Store.open(load_settings(data_dir=data_dir, database_url=url), upgrade_schema=True)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +59,7 @@ def labeled(tmp_path_factory, faces_data, extractor):
     labels = {r["file"]: r["identity"] for r in csv.DictReader((faces_data / "labels.csv").open())}
     with store.session() as s:
         paths = s.execute(select(Asset.id, Asset.path)).all()
-    truth = {aid: labels[Path(p).relative_to(folder.absolute()).as_posix()] for aid, p in paths}
+    truth = {aid: labels[Path(p).relative_to(folder).as_posix()] for aid, p in paths}
     store.close()
     assert len(truth) == 70
     return root, truth

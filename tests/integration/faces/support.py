@@ -1,6 +1,6 @@
 """Cataloguing by hand for the faces tests: an Asset and its segments written
 directly, keyframe JPEGs decoded with PyAV and shots cut with PySceneDetect,
-until the project's pipeline (indexer.pipeline.catalogue_asset) is used."""
+until the project's catalogue stage (indexer.catalogue.catalogue_asset) is used."""
 
 from __future__ import annotations
 
@@ -130,13 +130,13 @@ def catalogue_video(store: Store, path: Path, max_shots: int = 40) -> AssetWork:
 
 def ingest_faces(store: Store, works: list[AssetWork], extractor=None):
     from indexer.extractors.faces import FacesExtractor
+    from indexer.writer import store_result
 
     ex = extractor or FacesExtractor()
     results = []
     for w in works:
         r = ex.run([w])[0]
-        with store.session() as s:
-            ex.write(s, w, r)
+        store_result(store, w, ex, r)
         results.append(r)
     return results
 

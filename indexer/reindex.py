@@ -19,9 +19,12 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
+from assetdb import layout
 from assetdb.records import VectorRow, replace_vectors
 from assetdb.schema import Keyframe, Segment, StageRun, Vector
 from assetdb.spaces import embedder_for, is_visual, parse_model, record_model, recorded_model
+from indexer import writer
+from indexer.extractors import version_of
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,6 @@ def rebuild_visual(
     total = sum(len(v) for v in by_asset.values())
     emb = embedder_for(spec, device=device, settings=store.settings)
     space = spec.space
-    from indexer.extractors import version_of
-
     version = version_of(spec.extractor)
     done = 0
     for aid, kfs in by_asset.items():
@@ -75,21 +76,15 @@ def rebuild_visual(
             done += len(part)
             if progress is not None:
                 progress(done, total)
-        with store.session() as s:
+        with writer.transaction(store) as s:
             replace_vectors(
                 s, aid, space,
-                [VectorRow(vector=v, segment_index=idx, t_s=t) for (idx, t, _), v in zip(kfs, vecs,
-                                                                                    strict=True)],
-            )
-            run = s.execute(
-                select(StageRun).where(StageRun.asset_id == aid, StageRun.stage == spec.extractor)
-            ).scalar_one_or_none()
-            if run is None:
-                s.add(StageRun(asset_id=aid, stage=spec.extractor, version=version, state="done"))
-            else:
-                run.version, run.state, run.error = version, "done", None
+                [VectorRow(vector=v, segment_index=idx, t_s=t)
+                 for (idx, t, _), v in zip(kfs, vecs, strict=True)],
+            )  # fmt: skip
+            writer.set_stage_run(s, aid, spec.extractor, version)
     previous = (current or {}).get("space")
-    with store.session() as s:
+    with writer.transaction(store) as s:
         old_spaces = [
             sp for sp in s.execute(select(Vector.space).distinct()).scalars()
             if is_visual(sp) and sp != space
@@ -101,11 +96,12 @@ def rebuild_visual(
         record_model(s, space, spec.spec)
     kind = None
     if total:
-        from assetdb.vectors import index_path, rebuild_index, sidecar_path
+        from assetdb.index import rebuild_index
 
         kind = rebuild_index(store, space, device=device).kind
         for sp in old_spaces:
-            for p in (index_path(store, sp), sidecar_path(index_path(store, sp))):
+            index_file = layout.faiss_index(store.settings.data_dir, sp)
+            for p in (index_file, layout.faiss_sidecar(index_file)):
                 p.unlink(missing_ok=True)
     log.info("re-embedded %d keyframes of %d assets into %s", total, len(by_asset), space)
     return RebuildReport(space, previous, len(by_asset), total, time.perf_counter() - t0, kind)

@@ -1,7 +1,7 @@
 """The catalogue stage: probe, shots, keyframes and sidecar text for one file.
 
 Pure computation plus keyframe JPEGs under the data dir; no database. The writer
-(`indexer.ingest`) stores the result in one transaction.
+(`indexer.writer`) stores the result in one transaction.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from assetdb import layout
 from assetdb.errors import MediaError
 from assetdb.media.frames import frames_at
 from assetdb.media.images import load_rgb
 from assetdb.media.probe import ProbeInfo, probe
 from assetdb.media.times import MediaTime
-from assetdb.paths import display_path, fs_path
 from indexer import keyframes as kf
 from indexer import shots as sh
 from indexer.work import AssetWork, KeyframeRef, SegmentRef
@@ -30,6 +30,10 @@ AUDIO_WINDOW_S = 10.0
 AUDIO_MIN_TAIL_S = 3.0
 SIDECAR_EXTS = (".txt", ".xml", ".srt", ".vtt", ".json", ".md", ".ale")
 SIDECAR_MAX_BYTES = 64 * 1024
+# A decoded duration this much shorter than the container header says is a file cut
+# short (an interrupted copy or download): worth a warning on the asset.
+TRUNCATED_MIN_S = 1.0
+TRUNCATED_MIN_RATIO = 0.05
 
 
 @dataclass
@@ -40,8 +44,15 @@ class CatalogueResult:
     sidecars: dict[str, str] = field(default_factory=dict)  # file name -> text
 
 
-def keyframe_dir_for(asset_id: int, content_hash: str) -> str:
-    return f"keyframes/{asset_id // 1000:04d}/{asset_id}/{content_hash[:12]}"
+def truncation_warning(header_s: float | None, decoded_s: float | None) -> str | None:
+    """A warning when the decoded media is clearly shorter than its header says."""
+    if not header_s or decoded_s is None:
+        return None
+    missing = header_s - decoded_s
+    if missing < max(TRUNCATED_MIN_S, TRUNCATED_MIN_RATIO * header_s):
+        return None
+    return (f"file looks truncated: the header says {header_s:.1f} s but only "
+            f"{decoded_s:.1f} s decode")
 
 
 def read_sidecars(path: Path) -> dict[str, str]:
@@ -77,15 +88,20 @@ def _video_segments(
     rate = info.frame_rate
     n = analysis.frame_count
     info.frame_count = n
+    header_s = info.duration_s
     info.duration_s = float(analysis.end_pts * tb)
+    warning = truncation_warning(header_s, info.duration_s)
+    if warning is not None:
+        log.warning("%s: %s", path, warning)
+        info.warnings = [*info.warnings, warning]
     spf = float(info.duration_s / n) if n else 0.04
     segments: list[SegmentRef] = []
     wanted: list[tuple[int, kf.KeyframeChoice]] = []
     for i, (s, e, tr) in enumerate(analysis.ranges()):
         end_ts = int(stats.pts[e]) if e < n else analysis.end_pts
         seg = SegmentRef(
-            index=i, kind="shot", time_base=tb, start_ts=int(stats.pts[s]), end_ts=end_ts,
-            start_frame=s, end_frame=e, rate=rate, transition=tr,
+            index=i, kind="shot", time_base=tb, start_ts=int(stats.pts[s]), end_ts=int(end_ts),
+            start_frame=int(s), end_frame=int(e), rate=rate, transition=tr,
         )
         segments.append(seg)
         for choice in kf.choose_keyframes(stats, s, e, spf):
@@ -101,11 +117,11 @@ def _video_segments(
         if got is None:
             continue
         rgb = got.rgb
-        name = f"s{seg_i:04d}_f{choice.frame:07d}.jpg"
+        name = layout.keyframe_name(seg_i, int(choice.frame))
         w, h = kf.save_jpeg(rgb, out_dir / name)
         segments[seg_i].keyframes.append(
             KeyframeRef(
-                segment_index=seg_i, ts=ts, time_s=float(ts * tb), frame=choice.frame,
+                segment_index=seg_i, ts=ts, time_s=float(ts * tb), frame=int(choice.frame),
                 path=out_dir / name, width=w, height=h, quality=choice.quality,
                 stats={
                     "brightness": float(stats.brightness[choice.frame]),
@@ -123,7 +139,7 @@ def _video_segments(
 
 def _image_segments(path: Path, out_dir: Path) -> list[SegmentRef]:
     rgb = load_rgb(path)
-    name = "s0000_f0000000.jpg"
+    name = layout.keyframe_name(0, 0)
     w, h = kf.save_jpeg(rgb, out_dir / name)
     stats = kf.image_stats(rgb)
     seg = SegmentRef(index=0, kind="still", time_base=Fraction(1), start_ts=0, end_ts=0,
@@ -155,7 +171,7 @@ def catalogue_asset(
 ) -> CatalogueResult:
     """Probe (unless given), split into segments and store keyframes. Raises MediaError."""
     info = info or probe(path)
-    rel_dir = keyframe_dir_for(asset_id, content_hash)
+    rel_dir = layout.keyframe_dir(asset_id, content_hash)
     out_dir = data_dir / rel_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     if info.kind == "video":
@@ -177,12 +193,4 @@ def work_from_result(asset_id: int, path: Path, data_dir: Path, r: CatalogueResu
     )
 
 
-__all__ = [
-    "STAGE",
-    "VERSION",
-    "CatalogueResult",
-    "catalogue_asset",
-    "display_path",
-    "fs_path",
-    "work_from_result",
-]
+__all__ = ["STAGE", "VERSION", "CatalogueResult", "catalogue_asset", "work_from_result"]
