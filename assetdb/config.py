@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assetdb import layout
 from assetdb.errors import ConfigError
 
 APP_NAME = "assetdb"
@@ -45,15 +46,15 @@ class Settings:
 
     @property
     def keyframe_dir(self) -> Path:
-        return self.data_dir / "keyframes"
+        return layout.keyframes_root(self.data_dir)
 
     @property
     def index_dir(self) -> Path:
-        return self.data_dir / "indexes"
+        return layout.index_dir(self.data_dir)
 
     @property
     def model_dir(self) -> Path:
-        return self.data_dir / "models"
+        return layout.model_dir(self.data_dir)
 
     def ensure_dirs(self) -> None:
         for d in (self.data_dir, self.keyframe_dir, self.index_dir, self.model_dir):
@@ -78,6 +79,6 @@ def load_settings(data_dir: str | Path | None = None, database_url: str | None =
     if database_url is None:
         database_url = os.environ.get("ASSETDB_DATABASE_URL") or cfg.get("database_url")
     if not database_url:
-        database_url = f"sqlite:///{data_path / 'assetdb.sqlite3'}"
+        database_url = f"sqlite:///{layout.sqlite_path(data_path)}"
     extra = {k: v for k, v in cfg.items() if k not in ("data_dir", "database_url")}
     return Settings(data_dir=data_path, database_url=database_url, extra=extra)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from assetdb import layout
 from assetdb.catalogue import resolve_asset
 from assetdb.errors import NotFound, QueryError
 from assetdb.faces.store import (
@@ -313,7 +314,7 @@ def purge_faces(session: Session, data_dir: Path | None = None) -> dict[str, int
 
     session.execute(delete(StageRun).where(StageRun.stage == "faces"))
     if data_dir is not None:
-        shutil.rmtree(Path(data_dir) / "faces", ignore_errors=True)
+        shutil.rmtree(layout.faces_root(data_dir), ignore_errors=True)
     return {"faces": int(n_faces), "persons": int(n_persons)}
 
 

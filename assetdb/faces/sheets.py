@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assetdb import layout
 from assetdb.errors import MediaError, NotFound
 from assetdb.faces.persons import get_person
 from assetdb.schema import Face
@@ -52,7 +53,7 @@ def contact_sheet(
             log.warning("face crop %s is missing", src)
         draw.text((x0 + 3, y0 + 2), str(fid), fill=(255, 255, 0))
     if dest is None:
-        dest = Path(data_dir) / "faces" / "sheets" / f"person-{p.id}.jpg"
+        dest = layout.person_sheet(data_dir, p.id)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(dest, quality=88)
     return dest

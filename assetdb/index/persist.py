@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assetdb import layout
 from assetdb.errors import IndexMismatch, NotFound
 from assetdb.index.params import FORMAT_VERSION, KINDS, METRIC, IdStats, Refine
 
@@ -140,7 +141,7 @@ class Persistent:
 
 
 def sidecar_path(path: Path) -> Path:
-    return Path(path).with_suffix(".json")
+    return layout.faiss_sidecar(Path(path))
 
 
 def memmap_refine(path: str | Path, dim: int) -> Refine:

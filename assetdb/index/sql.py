@@ -4,9 +4,7 @@ an incremental sync."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from assetdb import layout
 from assetdb.errors import IndexMismatch, NotFound
 from assetdb.index.core import VectorIndex
 from assetdb.index.params import (
@@ -153,10 +152,8 @@ def sql_refine(store: Any, source: VectorSource) -> Refine:
 
 
 def index_path(store: Any, name: str) -> Path:
-    """The index file of a space: a readable slug plus a short hash (slugs can collide)."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:80] or "index"
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return Path(store.settings.index_dir) / f"{slug}-{digest}.faiss"
+    """The index file of a space (see ``assetdb.layout.faiss_index``)."""
+    return layout.faiss_index(store.settings.data_dir, name)
 
 
 def db_id(store: Any) -> str:

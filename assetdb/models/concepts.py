@@ -11,10 +11,10 @@ classes it describes. No CLIP weights are needed, everything is offline.
 COCO object detections (:func:`assetdb.models.objects.detect_objects`, when the
 option ``use_objects`` is on) join the mix as extra
 "classes" weighted by their scores (off by default: measured +0.02 mAP for an 11x
-slower embedding, see notes/search.md).
+slower embedding; `bench/concepts_eval.py --objects` measures it).
 
 The defaults (top-k, probability floor, temperature, class text) were chosen with
-``bench/concepts_eval.py`` on ``images/imagenet-1k-samples``; see notes/search.md.
+``bench/concepts_eval.py`` on ``images/imagenet-1k-samples``.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def descriptor(f: SegmentFeatures) -> np.ndarray:
 def normalise_desc(raw: np.ndarray) -> np.ndarray:
     """Standardise the descriptor with the corpus statistics and L2-normalise.
 
-    Measured (notes/sound.md): four music clips not in the archive, precision@5 of
+    Measured when the feature was built: four music clips not in the archive, precision@5 of
     music windows 0.50 with the MFCC vector alone (chance: 0.54), 1.0 with the
     score 0.5 * MFCC cosine + 0.5 * this cosine, while thunder still finds thunder.
     """
@@ -151,7 +151,7 @@ def normalise_desc(raw: np.ndarray) -> np.ndarray:
 def normalise(raw: np.ndarray) -> np.ndarray:
     """Standardise with corpus statistics, weight and L2-normalise.
 
-    Measured on ESC-50 + music + speech clips (notes/sound.md): raw MFCC means
+    Measured on ESC-50 + music + speech clips: raw MFCC means
     are dominated by c0 (level) and rank a dog above thunder; z-scoring every
     value lets the near-zero delta means (they telescope to (last-first)/n)
     add noise. Weights: c0 = 0 (loudness is stored on its own), MFCC means 1,

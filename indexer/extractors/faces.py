@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 DETECT_MAX_PX = 1280
 # HOG's smallest face is about 80 px at upsample 0 and 40 px at upsample 1.
 # Upsampling costs ~4x; it is worth it on small frames (640x360 video, where
-# faces are 40-80 px) and not on large ones. Measured in notes/faces.md.
+# faces are 40-80 px) and not on large ones (`bench/faces.py` measures both).
 UPSAMPLE_BELOW_PX = 1000
 # Quality floor (a face below any of these is stored but never seeds a person).
 MIN_SIZE_PX = 32  # Chaplin in chaplin.mp4 (640x360) is 36 px and clusters fine

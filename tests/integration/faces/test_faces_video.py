@@ -1,6 +1,6 @@
 """Faces on real clips: the same actor across shots and frames lands in one
 person, different clips' people stay apart (counts locked by eye on contact
-sheets, see notes/faces.md)."""
+sheets)."""
 
 from __future__ import annotations
 
