@@ -110,6 +110,12 @@ class ProbeInfo:
     tags: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    # source timecode (assetdb.timecode): start as frames at the nominal rate, drop-frame
+    # flag, the label as read, and the reel / tape name
+    start_tc_frames: int = 0
+    tc_drop: bool = False
+    start_tc: str | None = None
+    reel: str | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -215,6 +221,44 @@ def _check_audio(container: Any, stream: Any) -> str | None:
     return None
 
 
+REEL_KEYS = ("reel_name", "tape_name", "reel", "tape")
+
+
+def set_source_timecode(info: ProbeInfo, label: str | None, reel: str | None,
+                        rate: Fraction | None = None) -> None:
+    """Record a start timecode label (and reel) read from a header; a label that does
+    not parse at the rate is a warning, not a failure."""
+    from assetdb.timecode import is_drop_frame, smpte_to_frames
+
+    rate = rate or info.frame_rate
+    info.reel = (reel or "").strip()[:128] or info.reel
+    info.tc_drop = bool(rate and is_drop_frame(rate))
+    if not label or not rate:
+        return
+    try:
+        info.start_tc_frames, drop = smpte_to_frames(label, rate)
+    except ValueError as exc:
+        info.warnings.append(f"start timecode ignored: {exc}")
+        return
+    info.tc_drop = drop
+    info.start_tc = label.strip()
+
+
+def _av_source_timecode(info: ProbeInfo, container: Any, vstream: Any | None) -> None:
+    """Start timecode and reel from stream metadata (QuickTime ``tmcd`` track, MXF
+    timecode component) or the container's; the MXF material package name stands in
+    for a reel when none is named."""
+    metas = [dict(s.metadata) for s in container.streams
+             if s is vstream or s.type == "data"]
+    if vstream is not None:
+        metas.insert(0, dict(vstream.metadata))
+    metas.append(dict(container.metadata))
+    label = next((m["timecode"] for m in metas if m.get("timecode")), None)
+    reel = next((m[k] for m in metas for k in REEL_KEYS if m.get(k)), None)
+    reel = reel or dict(container.metadata).get("material_package_name")
+    set_source_timecode(info, label, reel)
+
+
 def probe_av(path: Path) -> ProbeInfo:
     import av
 
@@ -273,6 +317,7 @@ def probe_av(path: Path) -> ProbeInfo:
                     info.duration_s = float(v.duration * v.time_base)
             else:
                 raise MediaError("single-frame image in a media container")
+        _av_source_timecode(info, container, vstreams[0] if vstreams else None)
         if info.kind == "audio":
             if not astreams:
                 raise MediaError("no audio or video streams")
