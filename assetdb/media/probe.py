@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assetdb.errors import MediaError
+from assetdb.media import sequences
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ def is_candidate(path: Path) -> bool:
 
 
 def content_hash(path: Path, size: int | None = None) -> str:
-    """BLAKE2b-256 of the whole file, or of size + head/middle/tail for large files."""
+    """BLAKE2b-256 of the whole file, or of size + head/middle/tail for large files; of an
+    image sequence, over every frame's (``assetdb.media.sequences.sequence_hash``)."""
+    if sequences.is_sequence_path(path):
+        return sequences.sequence_hash(sequences.load_sequence(path), content_hash)
     size = path.stat().st_size if size is None else size
     h = hashlib.blake2b(digest_size=32)
     with path.open("rb") as fh:
@@ -259,13 +263,41 @@ def _av_source_timecode(info: ProbeInfo, container: Any, vstream: Any | None) ->
     set_source_timecode(info, label, reel)
 
 
+def probe_sequence(path: Path) -> ProbeInfo:
+    """An image sequence as a video clip: frame range, rate (and where it came from),
+    gaps as a warning, start timecode and reel from the first frame's header."""
+    seq = sequences.load_sequence(path)
+    rate, source = sequences.sequence_rate(seq)
+    info = probe_av(path)
+    info.container = f"{seq.ext.lstrip('.').lower()} sequence"
+    info.frame_rate = rate
+    info.frame_count = seq.length
+    info.duration_s = float(seq.length / rate)
+    info.tags.update({"sequence_first_frame": str(seq.first), "sequence_last_frame": str(seq.last),
+                      "sequence_frames_on_disk": str(len(seq.frames)),
+                      "sequence_rate_source": source})
+    warning = seq.gap_warning()
+    if warning:
+        info.warnings.append(warning)
+    header = sequences.read_header(seq.files[0])
+    info.start_tc = None
+    set_source_timecode(info, header.timecode, header.reel, rate)
+    if header.timecode is None:
+        info.tags["sequence_timecode"] = "none in the header"
+    try:
+        info.created_at = datetime.fromtimestamp(seq.files[0].stat().st_mtime)
+    except OSError:
+        pass
+    return info
+
+
 def probe_av(path: Path) -> ProbeInfo:
-    import av
+    from assetdb.media.frames import open_container
 
     try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except Exception as exc:  # PyAV raises many types for bad input
-        raise MediaError(f"not a readable media file: {str(exc).splitlines()[0][:300]}") from exc
+        container = open_container(path)
+    except MediaError as exc:
+        raise MediaError(f"not a readable media file: {exc}") from exc
     with container:
         # Cover art (attached pictures) is not video.
         vstreams = [s for s in container.streams.video if not int(s.disposition or 0) & 0x400]
@@ -297,7 +329,7 @@ def probe_av(path: Path) -> ProbeInfo:
             cc = v.codec_context
             single_image = cc.name in ("png", "mjpeg", "bmp", "tiff", "webp", "gif") and (
                 (v.frames or 0) <= 1 and not astreams and (info.duration_s or 0) < 0.1
-            )
+            ) and not sequences.is_sequence_path(path)
             if not single_image:
                 info.kind = "video"
                 info.video_stream = v.index
@@ -339,6 +371,8 @@ def probe_av(path: Path) -> ProbeInfo:
 
 def probe(path: Path) -> ProbeInfo:
     """Probe a file by content. Raises MediaError with a one-line reason."""
+    if sequences.is_sequence_path(path):
+        return probe_sequence(path)
     try:
         st = path.stat()
     except OSError as exc:
