@@ -177,8 +177,8 @@ def exr_sequence(folder: Path, *, first: int = 1001, frames: int = 12,
             s = out.add_stream("exr", rate=24)
             s.width, s.height, s.pix_fmt = w, h, "gbrpf32le"
             s.options = {"compression": "none"}
-            gbr = np.stack([linear[..., 1], linear[..., 2], linear[..., 0]], axis=-1).astype(np.float32)
-            f = av.VideoFrame.from_ndarray(gbr, format="gbrpf32le")
+            # PyAV takes planar float RGB as (h, w, 3) in R, G, B order
+            f = av.VideoFrame.from_ndarray(linear.astype(np.float32), format="gbrpf32le")
             for pk in s.encode(f):
                 out.mux(pk)
             for pk in s.encode():

@@ -356,9 +356,12 @@ def open_sequence(path: Path | str) -> Any:
     rate, _ = sequence_rate(seq)
     pattern, start = _gapless_pattern(seq)
     options = {"start_number": str(start), "framerate": f"{rate.numerator}/{rate.denominator}"}
-    if seq.ext.lower() == ".exr":
-        options["apply_trc"] = "iec61966_2_1"
     try:
-        return av.open(pattern, format="image2", options=options, metadata_errors="ignore")
+        container = av.open(pattern, format="image2", options=options, metadata_errors="ignore")
     except Exception as exc:  # PyAV raises many types for bad input
         raise MediaError(f"cannot open sequence: {str(exc).splitlines()[0][:300]}") from exc
+    if seq.ext.lower() == ".exr":
+        # a decoder option: set before the first packet opens the decoder
+        for s in container.streams.video:
+            s.codec_context.options = {"apply_trc": "iec61966_2_1"}
+    return container

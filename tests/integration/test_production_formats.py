@@ -1,0 +1,139 @@
+"""Production formats end to end: ProRes MOV and DNxHD MXF with a start timecode, DPX
+and OpenEXR frame sequences (header timecode, a gap), all generated here with PyAV.
+Catalogue facts, source timecode in ``assets show`` and in search hits, incremental
+ingest of a sequence. Runs once per database backend."""
+
+from __future__ import annotations
+
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from assetdb.catalogue import asset_details
+from assetdb.schema import Asset
+from assetdb.search import SearchRequest, search
+from indexer.ingest import ingest
+from tests import prodmedia as pm
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("prod")
+    pm.prores_mov(root / "interview prores.mov", audio_tracks=2)
+    pm.dnxhd_mxf(root / "tape dnxhd.mxf", audio_tracks=2, channels=1)
+    pm.dpx_sequence(root / "scan")
+    pm.exr_sequence(root / "comp")
+    return root
+
+
+@pytest.fixture(scope="module")
+def ingested(module_store, library: Path):
+    report = ingest(module_store, [library], workers=1, extractors=[])
+    assert report.failed == [], report.failed
+    return report
+
+
+def _asset(store, name: str) -> dict:
+    return asset_details(store, name)
+
+
+def test_prores_mov_catalogue_and_source_timecode(module_store, ingested) -> None:
+    d = _asset(module_store, "interview prores.mov")
+    assert d["kind"] == "video" and d["video_codec"] == "prores"
+    assert Fraction(d["frame_rate"]) == Fraction(24000, 1001)
+    assert d["frame_count"] == 24
+    assert d["start_tc"] == "01:00:00:00" and d["reel"] == "A001"
+    assert len(d["audio_streams"]) == 2
+    segs = d["segments"]
+    assert segs[0]["tc_in"] == "01:00:00:00"
+    assert segs[-1]["tc_out"] == "01:00:01:00"  # 24 frames later, out exclusive
+    assert segs[0]["keyframes"][0]["tc"].startswith("01:00:00:")
+
+
+def test_dnxhd_mxf_catalogue_and_source_timecode(module_store, ingested) -> None:
+    d = _asset(module_store, "tape dnxhd.mxf")
+    assert d["container"] == "mxf" and d["video_codec"] == "dnxhd"
+    assert (d["width"], d["height"]) == (1920, 1080)
+    assert Fraction(d["frame_rate"]) == 25 and d["frame_count"] == 25
+    assert d["start_tc"] == "10:00:00:00" and d["reel"] == "TAPE01"
+    assert [s["channels"] for s in d["audio_streams"]] == [1, 1]
+    assert d["segments"][0]["tc_in"] == "10:00:00:00"
+    assert d["segments"][-1]["tc_out"] == "10:00:01:00"
+
+
+def test_dpx_sequence_is_one_clip(module_store, ingested, library: Path) -> None:
+    with module_store.session() as s:
+        paths = s.execute(select(Asset.path)).scalars().all()
+    assert not any(p.endswith(".1001.dpx") for p in paths)  # not 48 stills
+    d = _asset(module_store, str(library / "scan" / "plate.%04d.dpx"))
+    assert d["kind"] == "video" and d["container"] == "dpx sequence"
+    assert d["frame_count"] == 48 and Fraction(d["frame_rate"]) == 24
+    assert d["tags"]["sequence_first_frame"] == "1001"
+    assert d["tags"]["sequence_last_frame"] == "1048"
+    assert d["tags"]["sequence_rate_source"] == "header"
+    assert d["start_tc"] == "01:02:03:04" and d["reel"] == "R042"
+    assert d["warnings"] == []
+    segs = d["segments"]
+    assert len(segs) == 2  # the generated cut at frame 24
+    assert segs[0]["tc_in"] == "01:02:03:04"
+    assert segs[1]["tc_in"] == "01:02:04:04"  # frame 1025 = start + 24 frames at 24 fps
+    assert segs[-1]["tc_out"] == "01:02:05:04"
+    assert all(s["keyframes"] for s in segs)
+
+
+def test_exr_sequence_with_a_gap(module_store, ingested, library: Path) -> None:
+    d = _asset(module_store, "shot_v003_%04d.exr")
+    assert d["container"] == "exr sequence"
+    assert d["frame_count"] == 12 and Fraction(d["frame_rate"]) == 25
+    assert d["tags"]["sequence_frames_on_disk"] == "10"
+    assert any("missing frame(s) (1005-1006)" in w for w in d["warnings"])
+    assert d["start_tc"] == "00:59:58:00" and d["reel"] == "B007"
+    assert d["segments"][-1]["tc_out"] == "00:59:58:12"
+    # tone-mapped for display: the first shot's red (200, 30, 30) comes back near 200,
+    # not the dark linear value (0.58) an untransformed decode would give
+    from assetdb.media.images import load_rgb
+
+    kf = load_rgb(d["segments"][0]["keyframes"][0]["path"])
+    assert 170 < int(kf[..., 0].mean()) < 230, kf[..., 0].mean()
+
+
+def test_search_hit_in_point_is_source_timecode(module_store, ingested) -> None:
+    hits = search(module_store, SearchRequest(query="interview", limit=5))
+    assert hits and Path(hits[0].path).name == "interview prores.mov"
+    assert hits[0].tc_in == "01:00:00:00"
+    hits = search(module_store, SearchRequest(query="plate", limit=5))
+    assert hits and hits[0].path.endswith("plate.%04d.dpx")
+    assert hits[0].tc_in.startswith("01:02:0")
+
+
+def test_sequence_incremental_ingest(store, tmp_path: Path) -> None:
+    folder = pm.dpx_sequence(tmp_path / "seq", frames=6, size=(32, 24))
+    r1 = ingest(store, [folder], workers=1, extractors=[])
+    assert (r1.new, r1.failed) == (1, [])
+    r2 = ingest(store, [folder], workers=1, extractors=[])
+    assert (r2.new, r2.changed, r2.unchanged) == (0, 0, 1)
+    # one frame re-rendered: the clip is catalogued again
+    frame = folder / "plate.1003.dpx"
+    data = bytearray(frame.read_bytes())
+    data[-100:] = bytes(100)
+    frame.write_bytes(bytes(data))
+    os.utime(frame, ns=(time.time_ns(), time.time_ns() + 10**9))
+    r3 = ingest(store, [folder], workers=1, extractors=[])
+    assert r3.changed == 1 and r3.failed == []
+    # a frame added: the range grows
+    (folder / "plate.1007.dpx").write_bytes((folder / "plate.1006.dpx").read_bytes())
+    r4 = ingest(store, [folder], workers=1, extractors=[])
+    assert r4.changed == 1
+    d = asset_details(store, str(folder / "plate.%04d.dpx"))
+    assert d["frame_count"] == 7 and d["tags"]["sequence_last_frame"] == "1007"
+    # all frames gone: the clip is missing, not an error
+    for f in folder.glob("*.dpx"):
+        f.unlink()
+    r5 = ingest(store, [folder], workers=1, extractors=[])
+    assert r5.missing == [str(folder / "plate.%04d.dpx")]
