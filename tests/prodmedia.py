@@ -73,16 +73,16 @@ def make_clip(path: Path, codec: str, *, fps: Fraction, frames: int, timecode: s
 
 def prores_mov(path: Path, **kw) -> Path:
     """24 frames of ProRes 422 at 23.976 starting at 01:00:00:00, reel A001."""
-    args = dict(fps=Fraction(24000, 1001), frames=24, timecode="01:00:00:00", reel="A001",
-                pix_fmt="yuv422p10le")
+    args = {"fps": Fraction(24000, 1001), "frames": 24, "timecode": "01:00:00:00", "reel": "A001",
+                "pix_fmt": "yuv422p10le"}
     args.update(kw)
     return make_clip(path, "prores_ks", **args)
 
 
 def dnxhd_mxf(path: Path, **kw) -> Path:
     """25 fps DNxHD 36 (1920x1080) OP1a MXF starting at 10:00:00:00, reel TAPE01."""
-    args = dict(fps=Fraction(25), frames=25, timecode="10:00:00:00", reel="TAPE01",
-                pix_fmt="yuv422p", size=(1920, 1080), fmt="mxf", bit_rate=36_000_000)
+    args = {"fps": Fraction(25), "frames": 25, "timecode": "10:00:00:00", "reel": "TAPE01",
+                "pix_fmt": "yuv422p", "size": (1920, 1080), "fmt": "mxf", "bit_rate": 36_000_000}
     args.update(kw)
     return make_clip(path, "dnxhd", **args)
 
@@ -194,3 +194,85 @@ def exr_sequence(folder: Path, *, first: int = 1001, frames: int = 12,
         if attrs:
             _exr_add_attributes(p, attrs, chunks=h)
     return folder
+
+
+def dng(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
+    """A 12-bit RGGB camera RAW in DNG (pidng), reddish: R high, G and B low."""
+    from pidng.core import RAW2DNG, DNGTags, Tag
+    from pidng.defs import (
+        CalibrationIlluminant,
+        CFAPattern,
+        DNGVersion,
+        Orientation,
+        PhotometricInterpretation,
+        PreviewColorSpace,
+    )
+
+    w, h = size
+    raw = np.zeros((h, w), np.uint16)
+    raw[0::2, 0::2], raw[0::2, 1::2], raw[1::2, 0::2], raw[1::2, 1::2] = 3000, 800, 800, 500
+    ccm = [[19549, 10000], [-7877, 10000], [-2582, 10000], [-5724, 10000], [10121, 10000],
+           [1917, 10000], [-1267, 10000], [-110, 10000], [6621, 10000]]
+    t = DNGTags()
+    for tag, value in [
+        (Tag.ImageWidth, w), (Tag.ImageLength, h), (Tag.TileWidth, w), (Tag.TileLength, h),
+        (Tag.Orientation, Orientation.Horizontal),
+        (Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array),
+        (Tag.SamplesPerPixel, 1), (Tag.BitsPerSample, 12), (Tag.CFARepeatPatternDim, [2, 2]),
+        (Tag.CFAPattern, CFAPattern.RGGB), (Tag.BlackLevel, 256), (Tag.WhiteLevel, 4095),
+        (Tag.ColorMatrix1, ccm), (Tag.CalibrationIlluminant1, CalibrationIlluminant.D65),
+        (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]), (Tag.Make, "TestCam"),
+        (Tag.Model, "Generated"), (Tag.DNGVersion, DNGVersion.V1_4),
+        (Tag.DNGBackwardVersion, DNGVersion.V1_2), (Tag.PreviewColorSpace, PreviewColorSpace.sRGB),
+    ]:
+        t.set(tag, value)
+    r = RAW2DNG()
+    r.options(t, path=str(path.parent), compress=False)
+    r.convert(raw, filename=path.stem)
+    return path
+
+
+def stills(folder: Path) -> dict[str, tuple[int, int]]:
+    """One still per format (file name -> (width, height)); the picture is a red field
+    with a white bar so a decode can be checked."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = 80, 60
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (200, 30, 30)
+    img[:, 30:40] = 255
+    pil = Image.fromarray(img)
+    out: dict[str, tuple[int, int]] = {}
+    for name in ("frame.ppm", "frame.pnm", "frame.jp2", "frame.j2k", "frame.jpg", "frame.png"):
+        pil.save(folder / name)
+        out[name] = (w, h)
+    pil.convert("L").save(folder / "grey.pgm")
+    out["grey.pgm"] = (w, h)
+    pil.convert("1").save(folder / "mono.pbm")
+    out["mono.pbm"] = (w, h)
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    pil.save(folder / "phone.heic", quality=90)
+    out["phone.heic"] = (w, h)
+    (folder / "phone-no-extension").write_bytes((folder / "phone.heic").read_bytes())
+    out["phone-no-extension"] = (w, h)
+    # 16-bit RGB TIFF (PyAV writes rgb48) and 16-bit greyscale
+    _still(folder / "scan16.tif", "tiff", "rgb48le", img)
+    out["scan16.tif"] = (w, h)
+    Image.fromarray(img[..., 0].astype(np.uint16) * 257).save(folder / "grey16.tif")
+    out["grey16.tif"] = (w, h)
+    frames = [Image.fromarray(np.roll(img, 10 * i, axis=1)) for i in range(4)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:], duration=100,
+                   loop=0)
+    frames[0].save(folder / "anim.webp", save_all=True, append_images=frames[1:], duration=100,
+                   loop=0)
+    out["anim.gif"] = out["anim.webp"] = (w, h)
+    dng(folder / "camera.dng")
+    out["camera.dng"] = (64, 48)
+    _still(folder / "single.dpx", "dpx", "rgb48le", img)
+    out["single.dpx"] = (w, h)
+    (folder / "png-named.dat").write_bytes((folder / "frame.png").read_bytes())
+    out["png-named.dat"] = (w, h)
+    return out

@@ -15,6 +15,13 @@ from typing import Any
 
 from assetdb.errors import MediaError
 from assetdb.media import sequences
+from assetdb.media.images import (
+    AV_STILL_EXTS,
+    HEIF_EXTS,
+    RAW_EXTS,
+    raw_reason,
+    register_plugins,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +40,9 @@ AUDIO_EXTS = {
     ".ac3", ".bwf", ".caf",
 }
 IMAGE_EXTS = {
-    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".dpx", ".exr", ".heic",
-    ".tga",
-}
+    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".dpx", ".exr", ".tga",
+    ".pnm", ".pbm", ".pgm", ".ppm", ".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx",
+} | HEIF_EXTS | RAW_EXTS
 MEDIA_EXTS = VIDEO_EXTS | AUDIO_EXTS | IMAGE_EXTS
 
 _MAGIC: list[tuple[int, bytes]] = [
@@ -44,8 +51,16 @@ _MAGIC: list[tuple[int, bytes]] = [
     (0, b"MM\x00*"), (0, b"FORM"), (0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"),
     (0, b"FLV"), (0, b"caff"), (0, b"\x30\x26\xb2\x75"), (0, b"\x06\x0e\x2b\x34"),
     (0, b"SDPX"), (0, b"XPDS"), (0, b"\x76\x2f\x31\x01"), (4, b"moov"), (4, b"mdat"),
-    (4, b"wide"), (4, b"free"),
+    (4, b"wide"), (4, b"free"), (0, b"\x00\x00\x00\x0cjP  "), (0, b"\xff\x4f\xff\x51"),
+    (0, b"FUJIFILMCCD-RAW"), (0, b"IIRO"), (0, b"IIRS"), (0, b"IIU\x00"),
 ]
+# ISO base media brands of still images (HEIC/HEIF/AVIF, Canon CR3)
+IMAGE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"crx ")
+
+
+def _netpbm(head: bytes) -> bool:
+    return len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in (
+        b" ", b"\t", b"\r", b"\n")
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -65,6 +80,8 @@ def sniff_is_media(path: Path) -> bool:
     for off, magic in _MAGIC:
         if head[off : off + len(magic)] == magic:
             return True
+    if _netpbm(head):
+        return True
     # MPEG audio frame sync / ADTS
     return head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
 
@@ -152,9 +169,55 @@ def _clean_tags(meta: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def probe_raw(path: Path) -> ProbeInfo:
+    """A camera RAW (rawpy/LibRaw): size as developed, orientation."""
+    try:
+        import rawpy
+    except ImportError as exc:
+        raise MediaError("camera RAW needs the rawpy package") from exc
+    try:
+        with rawpy.imread(str(path)) as raw:
+            sz = raw.sizes
+            w, h, flip = sz.width, sz.height, sz.flip
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        reason = raw_reason(exc)
+        raise MediaError(f"unreadable camera RAW: {reason}") from exc
+    rotation = {3: 180, 5: 90, 6: 270}.get(flip, 0)
+    if rotation in (90, 270):
+        w, h = h, w
+    return ProbeInfo(kind="image", container=f"raw ({path.suffix.lower().lstrip('.')})",
+                     mime="image/x-raw", width=w, height=h, rotation=rotation, frame_count=1,
+                     tags={"raw_decoder": "LibRaw"})
+
+
+def probe_av_still(path: Path) -> ProbeInfo:
+    """A single DPX or EXR frame: size, and its header's timecode/reel as tags."""
+    from assetdb.media.frames import open_container
+
+    try:
+        with open_container(path) as c:
+            cc = c.streams.video[0].codec_context
+            info = ProbeInfo(kind="image", container=cc.name, width=cc.width, height=cc.height,
+                             frame_count=1, mime=f"image/x-{cc.name}")
+    except (MediaError, IndexError) as exc:
+        raise MediaError(f"unreadable image: {exc}") from exc
+    header = sequences.read_header(path)
+    if header.timecode:
+        info.tags["timecode"] = header.timecode
+    if header.reel:
+        info.reel = header.reel
+    return info
+
+
 def probe_image(path: Path) -> ProbeInfo:
     from PIL import ExifTags, Image, UnidentifiedImageError
 
+    suffix = path.suffix.lower()
+    if suffix in RAW_EXTS:
+        return probe_raw(path)
+    if suffix in AV_STILL_EXTS:
+        return probe_av_still(path)
+    register_plugins()
     try:
         with Image.open(path) as im:
             im.verify()
@@ -176,6 +239,13 @@ def probe_image(path: Path) -> ProbeInfo:
             fmt = (im.format or "").lower()
             mime = Image.MIME.get(im.format or "", None)
             n_frames = getattr(im, "n_frames", 1)
+            if n_frames > 1 and getattr(im, "is_animated", False):
+                total_ms = 0
+                for i in range(n_frames):
+                    im.seek(i)
+                    total_ms += int(im.info.get("duration") or 0)
+                tags["animation_frames"] = str(n_frames)
+                tags["animation_duration_s"] = f"{total_ms / 1000:.3f}"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"unreadable image: {exc}") from exc
     if rotation in (90, 270):
@@ -385,14 +455,24 @@ def probe(path: Path) -> ProbeInfo:
     if suffix in IMAGE_EXTS or (suffix not in VIDEO_EXTS | AUDIO_EXTS and _looks_like_image(path)):
         try:
             return probe_image(path)
-        except MediaError:
-            if suffix in IMAGE_EXTS and suffix != ".gif":
+        except MediaError as exc:
+            # decided by content: an image that does not decode keeps the image's reason;
+            # anything else named like an image (a video called .jpg) goes to FFmpeg
+            if _looks_like_image(path) and suffix != ".gif":
                 raise
+            image_error = exc
+        try:
+            return probe_av(path)
+        except MediaError:
+            raise image_error from None
     return probe_av(path)
 
 
 def _looks_like_image(path: Path) -> bool:
-    head = _head(path, 12)
-    return head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or (
+    """The first bytes are a still image's (Pillow, pillow-heif, LibRaw formats)."""
+    head = _head(path, 16)
+    return head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*",
+                            b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51", b"FUJIFILMCCD-RAW",
+                            b"IIRO", b"IIRS", b"IIU\x00")) or (
         head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    )
+    ) or (head[4:8] == b"ftyp" and head[8:12] in IMAGE_BRANDS) or _netpbm(head)

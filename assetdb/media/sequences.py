@@ -230,6 +230,9 @@ def _bcd_timecode(value: int) -> str | None:
     def bcd(b: int) -> int:
         return (b >> 4) * 10 + (b & 0xF)
 
+    nibbles = [frames_byte & 0xF, secs & 0xF, secs >> 4, mins & 0xF, mins >> 4, hours & 0xF]
+    if max(nibbles) > 9 or ff > 59 or bcd(secs) > 59 or bcd(mins) > 59 or bcd(hours) > 23:
+        return None  # not BCD: a field some writers leave as garbage
     return f"{bcd(hours):02d}:{bcd(mins):02d}:{bcd(secs):02d}{';' if drop else ':'}{ff:02d}"
 
 

@@ -137,3 +137,41 @@ def test_sequence_incremental_ingest(store, tmp_path: Path) -> None:
         f.unlink()
     r5 = ingest(store, [folder], workers=1, extractors=[])
     assert r5.missing == [str(folder / "plate.%04d.dpx")]
+
+
+@pytest.fixture(scope="module")
+def stills_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("stills")
+    expected = pm.stills(folder)
+    (folder / "broken.nef").write_bytes(b"II*\x00" + bytes(200))  # a TIFF header and nothing
+    (folder / "notes.arw").write_bytes(b"not a raw file at all\n" * 10)
+    return folder, expected
+
+
+def test_every_still_format_is_catalogued(module_store, stills_dir) -> None:
+    folder, expected = stills_dir
+    report = ingest(module_store, [folder], workers=1, extractors=[])
+    failed = {Path(f["path"]).name: f["error"] for f in report.failed}
+    assert set(failed) == {"broken.nef", "notes.arw"}, failed
+    assert all("camera RAW" in e and "not RAW" in e for e in failed.values()), failed
+    from assetdb.media.images import load_rgb
+
+    for name, (w, h) in expected.items():
+        d = _asset(module_store, str(folder / name))
+        assert d["state"] == "indexed" and d["kind"] == "image", (name, d["error"])
+        assert (d["width"], d["height"]) == (w, h), name
+        seg = d["segments"][0]
+        assert seg["tc_in"] is None and d["start_tc"] is None
+        rgb = load_rgb(seg["keyframes"][0]["path"]).astype(float)
+        r, g = rgb[..., 0].mean(), rgb[..., 1].mean()
+        if name in ("grey.pgm", "mono.pbm", "grey16.tif"):
+            assert abs(r - g) < 2, name  # grey stays grey
+        else:
+            assert r > g + 60, (name, r, g)  # the red field survived the decode
+    for name in ("anim.gif", "anim.webp"):
+        assert _asset(module_store, str(folder / name))["tags"]["animation_frames"] == "4"
+    d = _asset(module_store, str(folder / "phone-no-extension"))
+    assert d["container"] == "heif"  # decided by content
+    with module_store.session() as s:
+        bad = s.execute(select(Asset).where(Asset.path == str(folder / "broken.nef"))).scalar_one()
+        assert bad.state == "failed" and "not RAW" in bad.error
