@@ -188,6 +188,9 @@ def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
             "audio_streams": a.audio_streams,
             "subtitle_streams": a.subtitle_streams,
             "tags": a.tags,
+            # an image sequence's frame numbers on disk (assetdb.media.sequences)
+            "frame_range": (f"{a.tags['sequence_first_frame']}-{a.tags['sequence_last_frame']}"
+                            if "sequence_first_frame" in (a.tags or {}) else None),
             "created_at": a.created_at.isoformat() if a.created_at else None,
             "indexed_at": a.indexed_at.isoformat() if a.indexed_at else None,
             "warnings": a.warnings,

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assetdb.media.mxf import is_joined_sound
 from assetdb.media.probe import is_candidate
 from assetdb.media.sequences import Sequence, group_sequences
 
@@ -92,6 +93,8 @@ def scan(roots: Iterable[Path | str]) -> ScanResult:
         else:
             add_file(root, st)
     seqs, singles = group_sequences(out.files)
+    # the sound files of an MXF OP-Atom clip belong to its picture file's asset
+    singles = [p for p in singles if not is_joined_sound(p)]
     out.sequences = seqs
     out.files = sorted(singles + [s.path for s in seqs])
     return out

@@ -276,3 +276,46 @@ def stills(folder: Path) -> dict[str, tuple[int, int]]:
     (folder / "png-named.dat").write_bytes((folder / "frame.png").read_bytes())
     out["png-named.dat"] = (w, h)
     return out
+
+
+def op_atom_clip(folder: Path, name: str = "CLIP07", *, frames: int = 25,
+                 sound_channels: int = 2, timecode: str = "10:00:00:00") -> list[Path]:
+    """An Avid-style MXF OP-Atom clip: one DNxHD picture file and one mono PCM file per
+    sound channel (a 440/660 Hz tone), sharing their material package (written
+    bit-exact, so FFmpeg gives every file of the clip the same package UMID)."""
+    import av
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fps = Fraction(25)
+    paths = []
+    for part in ["V1"] + [f"A{i + 1}" for i in range(sound_channels)]:
+        path = folder / f"{name}.{part}.mxf"
+        with av.open(str(path), "w", format="mxf_opatom",
+                     container_options={"fflags": "+bitexact"}) as out:
+            out.metadata["material_package_name"] = name
+            if part == "V1":
+                s = out.add_stream("dnxhd", rate=fps)
+                s.width, s.height, s.pix_fmt, s.bit_rate = 1920, 1080, "yuv422p", 36_000_000
+                s.metadata["timecode"] = timecode
+                for i in range(frames):
+                    f = av.VideoFrame.from_ndarray(_picture(i, 1920, 1080, n=frames), format="rgb24")
+                    f.pts, f.time_base = i, 1 / fps
+                    for p in s.encode(f):
+                        out.mux(p)
+            else:
+                s = out.add_stream("pcm_s16le", rate=48000)
+                s.layout = "mono"
+                s.metadata["timecode"] = timecode
+                hz = 440 * (1 + 0.5 * (int(part[1:]) - 1))
+                t = np.arange(frames * 1920) / 48000
+                tone = (0.3 * np.sin(2 * np.pi * hz * t) * 32767).astype(np.int16)
+                for i in range(frames):
+                    af = av.AudioFrame.from_ndarray(tone[None, i * 1920:(i + 1) * 1920],
+                                                    format="s16", layout="mono")
+                    af.sample_rate, af.pts, af.time_base = 48000, i * 1920, Fraction(1, 48000)
+                    for p in s.encode(af):
+                        out.mux(p)
+            for p in s.encode():
+                out.mux(p)
+        paths.append(path)
+    return paths

@@ -208,6 +208,13 @@ def decode_audio(
     try:
         n_streams = len(container.streams.audio)
         if not n_streams:
+            from assetdb.media.mxf import joined_sound_files
+
+            joined = joined_sound_files(path)
+            if joined:  # an MXF OP-Atom picture file: its clip's sound is beside it
+                container.close()
+                return decode_audio(joined[0], sample_rate, layout=layout, start_s=start_s,
+                                    end_s=end_s)
             return _empty(STATUS_NO_AUDIO, "the file has no audio stream", sample_rate)
         origin = _origin_s(container)
         window = start_s is not None or end_s is not None

@@ -436,7 +436,27 @@ def probe_av(path: Path) -> ProbeInfo:
                 info.warnings.append(f"audio stream {s.index} fails to decode: {err}")
         if info.kind == "audio" and not info.has_audio:
             raise MediaError(info.warnings[0] if info.warnings else "audio does not decode")
+    if info.kind == "video" and not astreams:
+        _join_op_atom_sound(info, path)
     return info
+
+
+def _join_op_atom_sound(info: ProbeInfo, path: Path) -> None:
+    """List the sound files of an MXF OP-Atom clip as the picture file's audio."""
+    from assetdb.media import mxf
+
+    for f in mxf.joined_sound_files(path):
+        try:
+            sound = probe_av(f)
+        except MediaError as exc:
+            info.warnings.append(f"OP-Atom sound file {f.name} does not decode: {exc}")
+            continue
+        for entry in sound.audio_streams:
+            info.audio_streams.append({**entry, "file": str(f)})
+    if info.audio_streams:
+        info.audio_codec = info.audio_streams[0]["codec"]
+        info.tags["op_atom_sound_files"] = ", ".join(
+            Path(s["file"]).name for s in info.audio_streams)
 
 
 def probe(path: Path) -> ProbeInfo:

@@ -75,7 +75,7 @@ def test_dpx_sequence_is_one_clip(module_store, ingested, library: Path) -> None
     assert d["kind"] == "video" and d["container"] == "dpx sequence"
     assert d["frame_count"] == 48 and Fraction(d["frame_rate"]) == 24
     assert d["tags"]["sequence_first_frame"] == "1001"
-    assert d["tags"]["sequence_last_frame"] == "1048"
+    assert d["tags"]["sequence_last_frame"] == "1048" and d["frame_range"] == "1001-1048"
     assert d["tags"]["sequence_rate_source"] == "header"
     assert d["start_tc"] == "01:02:03:04" and d["reel"] == "R042"
     assert d["warnings"] == []
@@ -175,3 +175,19 @@ def test_every_still_format_is_catalogued(module_store, stills_dir) -> None:
     with module_store.session() as s:
         bad = s.execute(select(Asset).where(Asset.path == str(folder / "broken.nef"))).scalar_one()
         assert bad.state == "failed" and "not RAW" in bad.error
+
+
+def test_mxf_op_atom_clip_is_joined(store, tmp_path: Path) -> None:
+    from assetdb.media.audio import decode_audio
+
+    picture, a1, a2 = pm.op_atom_clip(tmp_path / "Avid MediaFiles")
+    report = ingest(store, [tmp_path], workers=1, extractors=[])
+    assert (report.new, report.failed) == (1, [])  # one clip, not three assets
+    d = asset_details(store, picture.name)
+    assert d["kind"] == "video" and d["start_tc"] == "10:00:00:00"
+    assert d["reel"] == "CLIP07"  # the material package name stands in for a reel
+    assert [Path(s["file"]).name for s in d["audio_streams"]] == [a1.name, a2.name]
+    audio = decode_audio(picture)
+    assert audio.status == "ok" and abs(len(audio.samples) / 16000 - 1.0) < 0.05
+    spectrum = abs(__import__("numpy").fft.rfft(audio.samples))
+    assert abs(spectrum.argmax() * 16000 / len(audio.samples) - 440) < 5  # A1's tone
