@@ -158,9 +158,9 @@ def _exr_add_attributes(path: Path, attrs: bytes, chunks: int) -> None:
 
 def exr_sequence(folder: Path, *, first: int = 1001, frames: int = 12,
                  missing: tuple[int, ...] = (1005, 1006), timecode: str | None = "00:59:58:00",
-                 fps: Fraction | None = Fraction(25), reel: str | None = "B007",
+                 fps: Fraction = Fraction(25), reel: str | None = "B007",
                  size: tuple[int, int] = (64, 48)) -> Path:
-    """``shot_v003_NNNN.exr`` (half float, linear, uncompressed) with ``timeCode``,
+    """``shot_v003_NNNN.exr`` (float, linear, uncompressed) with ``timeCode``,
     ``framesPerSecond`` and ``reelName`` attributes, frames in ``missing`` left out."""
     folder.mkdir(parents=True, exist_ok=True)
     w, h = size
@@ -174,7 +174,7 @@ def exr_sequence(folder: Path, *, first: int = 1001, frames: int = 12,
 
         p = folder / f"shot_v003_{n:04d}.exr"
         with av.open(str(p), "w", format="image2") as out:
-            s = out.add_stream("exr", rate=24)
+            s = out.add_stream("exr", rate=fps)  # FFmpeg writes it as framesPerSecond
             s.width, s.height, s.pix_fmt = w, h, "gbrpf32le"
             s.options = {"compression": "none"}
             # PyAV takes planar float RGB as (h, w, 3) in R, G, B order
@@ -186,9 +186,6 @@ def exr_sequence(folder: Path, *, first: int = 1001, frames: int = 12,
         attrs = b""
         if timecode and n == first:
             attrs += _exr_attribute("timeCode", "timecode", struct.pack("<II", _bcd(timecode), 0))
-        if fps:
-            attrs += _exr_attribute("framesPerSecond", "rational",
-                                    struct.pack("<iI", fps.numerator, fps.denominator))
         if reel:
             attrs += _exr_attribute("reelName", "string", reel.encode())
         if attrs:

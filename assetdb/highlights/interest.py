@@ -172,7 +172,7 @@ class AssetScores:
     curves: dict[str, list[float | None]]
     # source timecode of the first frame (assetdb.timecode)
     start_tc_frames: int = 0
-    tc_drop: bool = False
+    tc_drop: bool | None = None  # None: drop-frame wherever the rate allows it
     reel: str | None = None
 
     def second_scores(self) -> list[SecondScore]:

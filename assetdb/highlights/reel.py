@@ -45,7 +45,7 @@ class Clip:
     height: int | None = None
     source_frames: int = 0
     start_tc_frames: int = 0  # the source's start timecode (assetdb.timecode)
-    tc_drop: bool = False
+    tc_drop: bool | None = None  # None: drop-frame wherever the rate allows it
     reel: str | None = None
 
     @property
