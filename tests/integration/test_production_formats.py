@@ -27,6 +27,11 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("prod")
     pm.prores_mov(root / "interview prores.mov", audio_tracks=2)
     pm.dnxhd_mxf(root / "tape dnxhd.mxf", audio_tracks=2, channels=1)
+    pm.prores_mov(root / "ntsc df.mov", fps=Fraction(30000, 1001), frames=30,
+                  timecode="00:00:59;28", reel=None)
+    pm.make_clip(root / "xdcam.mxf", "mpeg2video", fps=Fraction(25), frames=25,
+                 timecode="09:59:50:00", reel="XD01", pix_fmt="yuv422p", size=(1920, 1080),
+                 fmt="mxf", bit_rate=50_000_000, audio_tracks=4, channels=1)
     pm.dpx_sequence(root / "scan")
     pm.exr_sequence(root / "comp")
     return root
@@ -65,6 +70,23 @@ def test_dnxhd_mxf_catalogue_and_source_timecode(module_store, ingested) -> None
     assert [s["channels"] for s in d["audio_streams"]] == [1, 1]
     assert d["segments"][0]["tc_in"] == "10:00:00:00"
     assert d["segments"][-1]["tc_out"] == "10:00:01:00"
+
+
+def test_drop_frame_source_crosses_the_minute(module_store, ingested) -> None:
+    d = _asset(module_store, "ntsc df.mov")
+    assert d["start_tc"] == "00:00:59;28"
+    segs = d["segments"]
+    assert segs[0]["tc_in"] == "00:00:59;28"
+    assert segs[-1]["tc_out"] == "00:01:01;00"  # 30 frames later, ;00 and ;01 skipped
+    assert [s["tc_in"] for s in segs][1:] == ["00:01:00;15"]  # the cut at frame 15
+
+
+def test_xdcam_mpeg2_mxf_with_four_tracks(module_store, ingested) -> None:
+    d = _asset(module_store, "xdcam.mxf")
+    assert d["video_codec"] == "mpeg2video" and d["container"] == "mxf"
+    assert d["start_tc"] == "09:59:50:00" and d["reel"] == "XD01"
+    assert [(s["channels"], s["sample_rate"]) for s in d["audio_streams"]] == [(1, 48000)] * 4
+    assert d["segments"][-1]["tc_out"] == "09:59:51:00"
 
 
 def test_dpx_sequence_is_one_clip(module_store, ingested, library: Path) -> None:
