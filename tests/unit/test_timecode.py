@@ -141,3 +141,17 @@ def test_source_timecode_round_trips_labels_at_every_rate() -> None:
     for bad in ("1:00:00", "01:00:00:30", "aa:bb:cc:dd", "01:61:00:00"):
         with pytest.raises(ValueError):
             smpte_to_frames(bad, Fraction(30))
+
+
+def test_highlight_clips_carry_source_timecode() -> None:
+    from fractions import Fraction
+
+    from assetdb.highlights import Clip
+
+    rate = Fraction(25)
+    clip = Clip(asset_id=1, path="/m/tape.mxf", segment_id=1, segment_index=0, start_frame=50,
+                end_frame=75, start_s=Fraction(2), end_s=Fraction(3), rate=rate,
+                time_base=Fraction(1, 25), start_pts=50, end_pts=75, variable_rate=False,
+                score=0.5, has_audio=True, start_tc_frames=900000, tc_drop=False, reel="TAPE01")
+    d = clip.to_dict()
+    assert (d["tc_in"], d["tc_out"], d["reel"]) == ("10:00:02:00", "10:00:03:00", "TAPE01")
