@@ -203,7 +203,11 @@ def decode_audio(
     usable sound is a ``status`` with a ``reason``."""
     import av
 
+    from assetdb.media.sequences import is_sequence_path
+
     path = Path(path)
+    if is_sequence_path(path):
+        return _empty(STATUS_NO_AUDIO, "an image sequence has no audio", sample_rate)
     try:
         container = av.open(str(path))
     except Exception as exc:  # PyAV raises many types for bad input
