@@ -213,3 +213,15 @@ def test_mxf_op_atom_clip_is_joined(store, tmp_path: Path) -> None:
     assert audio.status == "ok" and abs(len(audio.samples) / 16000 - 1.0) < 0.05
     spectrum = abs(__import__("numpy").fft.rfft(audio.samples))
     assert abs(spectrum.argmax() * 16000 / len(audio.samples) - 440) < 5  # A1's tone
+
+
+def test_sequence_frame_grid_and_audio(library: Path) -> None:
+    """What highlights and rendering read of a sequence: its frame grid, and no audio
+    (a status, not an error)."""
+    from assetdb.media.audio import decode_audio
+    from assetdb.media.grid import frame_grid
+
+    seq = library / "comp" / "shot_v003_%04d.exr"
+    g = frame_grid(seq)
+    assert (g.n, g.rate, g.variable) == (12, 25, False)  # the gap's frames are held
+    assert decode_audio(seq).status == "no_audio"
