@@ -28,6 +28,9 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# typer vendors click; its usage errors all derive from this class
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
 # Third-party loggers that talk at INFO about their own plumbing (alembic lists its
 # plugins on every migration check); under -v they would break the progress bar.
 QUIET_LOGGERS = ("alembic", "numba", "matplotlib", "PIL", "urllib3", "httpx", "filelock")
@@ -41,7 +44,11 @@ class Group(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):  # exit codes and usage errors
+        except UsageError as exc:  # bad arguments: one line, exit 2
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            message(f"error: {exc.format_message()}{hint}")
+            raise typer.Exit(EXIT_USAGE) from None
+        except (typer.Exit, typer.Abort, TyperException):  # exit codes
             raise
         except KeyboardInterrupt:
             message("interrupted")

@@ -28,7 +28,7 @@ def _asset(c, path: str, digest: str, frame: int = 0) -> None:
 
 
 def test_0007_normalises_paths_and_frames(db_url: str, tmp_path) -> None:
-    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data").mkdir(exist_ok=True)  # the SQLite file's folder (the data dir)
     engine = make_engine(db_url)
     upgrade(engine, "0006")
     with engine.begin() as c:

@@ -170,8 +170,8 @@ def test_cli_json(indexed):
     assert r.exit_code == 0
     lines = r.stdout.strip().splitlines()
     assert lines[0].split("\t")[:3] == ["score", "path", "kind"] and len(lines) == 3
-    r = CliRunner().invoke(app, ["search", "--like", "/nonexistent.jpg"], env=env)
-    assert r.exit_code == 1 and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1
+    r = CliRunner().invoke(app, ["search", "--like", "/nonexistent.jpg"], env=env)  # usage error
+    assert r.exit_code == 2 and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1
     r = CliRunner().invoke(app, ["index", "status", "--json"], env=env)
     assert r.exit_code == 0
     st = json.loads(r.stdout)
