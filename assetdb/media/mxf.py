@@ -17,6 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OP_ATOM_UL = ".0d010201.10"  # SMPTE 390M operational pattern UL, as FFmpeg prints it
+# the same UL in the header partition pack, read before any demuxer is opened: a scan
+# of an archive of OP1a files costs one small read per file, not a demuxer each
+OP_ATOM_BYTES = bytes.fromhex("0d01020110")
+HEAD_BYTES = 512
+
+
+def looks_op_atom(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError:
+        return False
+    if not head.startswith(bytes.fromhex("060e2b34")):
+        return False
+    prefix = bytes.fromhex("060e2b34040101")  # a UL of the labels registry; then a version
+    i = head.find(prefix, 16)
+    while i >= 0:
+        if head[i + 8:i + 13] == OP_ATOM_BYTES:
+            return True
+        i = head.find(prefix, i + 1)
+    return False
 
 
 @dataclass(frozen=True)
@@ -66,7 +87,7 @@ def folder_packages(folder: Path) -> list[Package]:
     if key not in _FOLDERS:
         found = []
         for name in sorted(os.listdir(folder)):
-            if name.lower().endswith(".mxf"):
+            if name.lower().endswith(".mxf") and looks_op_atom(folder / name):
                 pkg = read_package(folder / name)
                 if pkg is not None and pkg.op_atom and pkg.key:
                     found.append(pkg)
