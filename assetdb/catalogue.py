@@ -15,7 +15,7 @@ from assetdb.db import Store, current_revision, head_revision
 from assetdb.errors import NotFound, QueryError
 from assetdb.paths import fs_path
 from assetdb.schema import STATE_FAILED, Asset, Keyframe, Segment, StageRun, TextEntry, Vector
-from assetdb.timecode import STILL, range_timecodes, seconds_to_smpte
+from assetdb.timecode import STILL, frames_to_smpte, range_timecodes, seconds_to_smpte
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,13 @@ def status(store: Store) -> dict[str, Any]:
     }
 
 
+def start_timecode(a: Asset) -> str | None:
+    """The asset's start (source) timecode label; None for stills and audio."""
+    if a.kind == "image" or not a.frame_rate:
+        return None
+    return frames_to_smpte(a.start_tc_frames or 0, a.frame_rate, bool(a.tc_drop))
+
+
 def _asset_row(a: Asset) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -82,6 +89,8 @@ def _asset_row(a: Asset) -> dict[str, Any]:
         "width": a.width,
         "height": a.height,
         "frame_rate": str(a.frame_rate) if a.frame_rate else None,
+        "start_tc": start_timecode(a),
+        "reel": a.reel,
         "size": a.size,
         "error": a.error,
     }
@@ -179,6 +188,9 @@ def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
             "audio_streams": a.audio_streams,
             "subtitle_streams": a.subtitle_streams,
             "tags": a.tags,
+            # an image sequence's frame numbers on disk (assetdb.media.sequences)
+            "frame_range": (f"{a.tags['sequence_first_frame']}-{a.tags['sequence_last_frame']}"
+                            if "sequence_first_frame" in (a.tags or {}) else None),
             "created_at": a.created_at.isoformat() if a.created_at else None,
             "indexed_at": a.indexed_at.isoformat() if a.indexed_at else None,
             "warnings": a.warnings,
@@ -188,7 +200,8 @@ def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
         for seg in a.segments:
             srate = seg.rate or rate
             tc_in, tc_out = range_timecodes(
-                seg.start_ts * seg.time_base, seg.end_ts * seg.time_base, srate, seg.kind
+                seg.start_ts * seg.time_base, seg.end_ts * seg.time_base, srate, seg.kind,
+                start_tc_frames=a.start_tc_frames or 0, drop=bool(a.tc_drop),
             )
             segs.append({
                 "id": seg.id,
@@ -208,7 +221,8 @@ def asset_details(store: Store, ref: str | int) -> dict[str, Any]:
                     {
                         "time_s": round(float(k.ts * seg.time_base), 6),
                         "tc": None if seg.kind == STILL
-                        else seconds_to_smpte(k.ts * seg.time_base, srate),
+                        else seconds_to_smpte(k.ts * seg.time_base, srate,
+                                              a.start_tc_frames or 0, bool(a.tc_drop)),
                         "frame": k.frame,
                         "path": str(store.settings.data_dir / k.path),
                         "quality": round(k.quality, 3),

@@ -16,8 +16,8 @@ KINDS = ("video", "image", "audio")
 ASSET_COLUMNS = ["id", "kind", "state", "duration_s", "segments", "width", "height", "path",
                  "error"]
 DETAIL_FIELDS = ("id", "path", "kind", "state", "error", "container", "duration_s", "frame_rate",
-                 "variable_frame_rate", "frame_count", "width", "height", "rotation",
-                 "video_codec", "audio_codec", "created_at", "content_hash")
+                 "variable_frame_rate", "frame_count", "frame_range", "start_tc", "reel",
+                 "width", "height", "rotation", "video_codec", "audio_codec", "created_at", "content_hash")
 # sections of `assets show` that are laid out by hand (the rest: one table per list)
 OWN_SECTIONS = ("segments", "stages", "audio_streams", "subtitle_streams", "tags", "warnings")
 

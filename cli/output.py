@@ -137,6 +137,7 @@ def _text(v: str, style: str | None = None):
 # terminal headers for machine field names
 LABELS = {"duration_s": "duration", "start_s": "start", "end_s": "end", "t_s": "time",
           "time_s": "time", "tc_in": "in", "tc_out": "out", "frame_rate": "frame rate",
+          "start_tc": "start timecode",
           "segment_index": "shot", "segment_id": "seg", "asset_id": "asset", "person_id": "person#"}
 # columns of free text: they wrap; the others keep their width
 WIDE = {"path", "error", "snippet", "why", "keyframes", "value", "thumbnail", "name", "person",

@@ -21,8 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from assetdb.db import Store
-from assetdb.errors import AssetdbError, NotFound
+from assetdb.errors import AssetdbError, MediaError, NotFound
 from assetdb.media.probe import content_hash
+from assetdb.media.sequences import exists as media_exists
+from assetdb.media.sequences import stat as media_stat
 from assetdb.paths import display_path, fs_path
 from assetdb.schema import (
     STATE_FAILED,
@@ -224,14 +226,15 @@ def _asset_for_file(
     raw = os.fsencode(p)
     path_bytes = raw if text.encode("utf-8") != raw else None
     try:
-        st = p.stat()
-    except OSError as exc:
-        report.failed.append({"path": text, "error": f"cannot stat: {exc.strerror}"})
+        size, mtime_ns = media_stat(p)  # an image sequence: all its frames
+    except (OSError, MediaError) as exc:
+        report.failed.append({"path": text,
+                              "error": f"cannot stat: {getattr(exc, 'strerror', None) or exc}"})
         return None, False
     asset = s.execute(select(Asset).where(Asset.path == text)).scalar_one_or_none()
     stored = None if asset is None else pl.StoredFile(asset.state, asset.size, asset.mtime_ns,
                                                      asset.content_hash)
-    check = pl.check_file(stored, st.st_size, st.st_mtime_ns, retry_failed=retry_failed)
+    check = pl.check_file(stored, size, mtime_ns, retry_failed=retry_failed)
     if check == pl.SKIP:
         seen_ids.add(asset.id)
         report.unchanged += 1
@@ -241,15 +244,15 @@ def _asset_for_file(
         return asset, False
     hash_error = None
     try:
-        digest = content_hash(p, st.st_size) if st.st_size else "empty"
+        digest = content_hash(p, size) if size else "empty"
     except OSError as exc:
         digest, hash_error = None, f"cannot read: {exc.strerror}"
     if asset is not None:
         report.rehashed += 1
-        check = pl.check_file(stored, st.st_size, st.st_mtime_ns, digest=digest or "",
+        check = pl.check_file(stored, size, mtime_ns, digest=digest or "",
                               retry_failed=retry_failed)
         if check == pl.TOUCHED:
-            asset.size, asset.mtime_ns = st.st_size, st.st_mtime_ns
+            asset.size, asset.mtime_ns = size, mtime_ns
             report.unchanged += 1
             s.flush()
             return asset, False
@@ -259,17 +262,17 @@ def _asset_for_file(
         if moved is not None:
             log.info("renamed: %s -> %s", moved.path, text)
             moved.path, moved.path_bytes = text, path_bytes
-            moved.size, moved.mtime_ns = st.st_size, st.st_mtime_ns
+            moved.size, moved.mtime_ns = size, mtime_ns
             moved.state = STATE_INDEXED if moved.state == STATE_MISSING else moved.state
             moved.missing_since = None
             report.renamed += 1
             s.flush()
             return moved, False
-        asset = Asset(path=text, path_bytes=path_bytes, size=st.st_size,
-                      mtime_ns=st.st_mtime_ns, state=STATE_PENDING)
+        asset = Asset(path=text, path_bytes=path_bytes, size=size,
+                      mtime_ns=mtime_ns, state=STATE_PENDING)
         s.add(asset)
         report.new += 1
-    asset.size, asset.mtime_ns = st.st_size, st.st_mtime_ns
+    asset.size, asset.mtime_ns = size, mtime_ns
     asset.content_hash = digest
     asset.state = STATE_PENDING
     if digest is None:
@@ -287,7 +290,7 @@ def _renamed_from(s: Any, digest: str | None, seen_ids: set[int]) -> Asset | Non
     if digest in (None, "empty"):
         return None
     for cand in s.execute(select(Asset).where(Asset.content_hash == digest)).scalars():
-        if cand.id not in seen_ids and not fs_path(cand.path, cand.path_bytes).exists():
+        if cand.id not in seen_ids and not media_exists(fs_path(cand.path, cand.path_bytes)):
             return cand
     return None
 
@@ -302,7 +305,7 @@ def _mark_missing(
         if a.id in seen_ids:
             continue
         fp = fs_path(a.path, a.path_bytes)
-        if not any(is_under(fp, r) for r in roots) or fp.exists():
+        if not any(is_under(fp, r) for r in roots) or media_exists(fp):
             continue
         report.missing.append(a.path)
         if prune:

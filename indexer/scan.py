@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assetdb.media.mxf import is_joined_sound
 from assetdb.media.probe import is_candidate
+from assetdb.media.sequences import Sequence, group_sequences
 
 
 def normalise(p: Path | str) -> Path:
@@ -22,13 +24,16 @@ def is_under(p: Path, root: Path) -> bool:
 
 @dataclass
 class ScanResult:
-    files: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # image sequences as their pattern path
+    sequences: list[Sequence] = field(default_factory=list)
     skipped: int = 0  # not media
     errors: list[tuple[Path, str]] = field(default_factory=list)  # unreadable dirs, loops
 
 
 def scan(roots: Iterable[Path | str]) -> ScanResult:
     """Media files under the roots (files or folders), following symlinks once.
+    Frame-numbered images found in a folder come back as one image sequence, its
+    pattern path in place of its frames (``assetdb.media.sequences``).
     Paths come back normalised (see ``normalise``)."""
     out = ScanResult()
     seen_dirs: set[tuple[int, int]] = set()
@@ -87,4 +92,9 @@ def scan(roots: Iterable[Path | str]) -> ScanResult:
             walk(root)
         else:
             add_file(root, st)
+    seqs, singles = group_sequences(out.files)
+    # the sound files of an MXF OP-Atom clip belong to its picture file's asset
+    singles = [p for p in singles if not is_joined_sound(p)]
+    out.sequences = seqs
+    out.files = sorted(singles + [s.path for s in seqs])
     return out

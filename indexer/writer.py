@@ -204,6 +204,9 @@ def _store_probe(asset: Asset, p: Any) -> None:
     asset.subtitle_streams = p.subtitle_streams
     asset.tags = p.tags
     asset.created_at = p.created_at
+    asset.start_tc_frames = int(p.start_tc_frames or 0)
+    asset.tc_drop = bool(p.tc_drop)
+    asset.reel = p.reel
     asset.warnings = p.warnings
     asset.state = STATE_INDEXED
     asset.error = None

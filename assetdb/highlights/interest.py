@@ -170,6 +170,10 @@ class AssetScores:
     hop_s: float
     t0_s: float
     curves: dict[str, list[float | None]]
+    # source timecode of the first frame (assetdb.timecode)
+    start_tc_frames: int = 0
+    tc_drop: bool | None = None  # None: drop-frame wherever the rate allows it
+    reel: str | None = None
 
     def second_scores(self) -> list[SecondScore]:
         return [s for shot in self.shots for s in shot.seconds]
@@ -446,6 +450,9 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
         hop_s=curve.hop_s,
         t0_s=curve.t0_s,
         curves=sig,
+        start_tc_frames=asset.start_tc_frames or 0,
+        tc_drop=bool(asset.tc_drop),
+        reel=asset.reel,
     )
 
 

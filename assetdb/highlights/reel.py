@@ -44,6 +44,9 @@ class Clip:
     width: int | None = None
     height: int | None = None
     source_frames: int = 0
+    start_tc_frames: int = 0  # the source's start timecode (assetdb.timecode)
+    tc_drop: bool | None = None  # None: drop-frame wherever the rate allows it
+    reel: str | None = None
 
     @property
     def duration_s(self) -> Fraction:
@@ -78,11 +81,13 @@ class Clip:
             "xfade_out": list(self.xfade_out),
             "tc_in": tc_in,
             "tc_out": tc_out,
+            "reel": self.reel,
         }
 
     def timecodes(self) -> tuple[str | None, str | None]:
         """Source timecodes of the clip (in inclusive, out exclusive)."""
-        return range_timecodes(self.start_s, self.end_s, self.rate)
+        return range_timecodes(self.start_s, self.end_s, self.rate,
+                               start_tc_frames=self.start_tc_frames, drop=self.tc_drop)
 
 
 @dataclass
@@ -227,4 +232,7 @@ def make_clip(c: Candidate, g, a: int, b: int) -> Clip:
         handle_hi_frame=f_hi,
         handle_lo_s=g.time(f_lo),
         handle_hi_s=g.time(f_hi),
+        start_tc_frames=c.scores.start_tc_frames,
+        tc_drop=c.scores.tc_drop,
+        reel=c.scores.reel,
     )

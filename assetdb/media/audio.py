@@ -186,6 +186,7 @@ def decode_audio(
     layout: str | None = "mono",
     start_s: float | None = None,
     end_s: float | None = None,
+    track: int | None = None,
 ) -> DecodedAudio:
     """Decode the first decodable audio stream of ``path`` to float32 at
     ``sample_rate`` in ``layout``: "mono" (a downmix, shape (n,)), another FFmpeg
@@ -195,11 +196,18 @@ def decode_audio(
     seek): sample 0 is ``start_s``, silence fills what the track does not cover, and
     ``origin_s`` is the container time of ``start_s``.
 
+    ``track`` (0-based, in the order of the asset's ``audio_streams``) decodes that
+    track only instead of the first decodable one.
+
     Raises MediaError (one line) only when the file cannot be opened; a file without
     usable sound is a ``status`` with a ``reason``."""
     import av
 
+    from assetdb.media.sequences import is_sequence_path
+
     path = Path(path)
+    if is_sequence_path(path):
+        return _empty(STATUS_NO_AUDIO, "an image sequence has no audio", sample_rate)
     try:
         container = av.open(str(path))
     except Exception as exc:  # PyAV raises many types for bad input
@@ -208,13 +216,24 @@ def decode_audio(
     try:
         n_streams = len(container.streams.audio)
         if not n_streams:
+            from assetdb.media.mxf import joined_sound_files
+
+            joined = joined_sound_files(path)
+            if joined:  # an MXF OP-Atom picture file: its clip's sound is beside it
+                container.close()
+                pick = joined[min(track or 0, len(joined) - 1)]
+                return decode_audio(pick, sample_rate, layout=layout, start_s=start_s,
+                                    end_s=end_s)
             return _empty(STATUS_NO_AUDIO, "the file has no audio stream", sample_rate)
         origin = _origin_s(container)
         window = start_s is not None or end_s is not None
         t0 = origin + (start_s or 0.0)  # container time of sample 0
         stop = origin + end_s if end_s is not None else None
-        for n in range(n_streams):
-            if n:
+        wanted = range(n_streams) if track is None else [track] if track < n_streams else []
+        if not wanted:
+            return _empty(STATUS_NO_AUDIO, f"the file has no audio track {track}", sample_rate)
+        for n in wanted:
+            if n != wanted[0]:
                 # a fresh demuxer: seeking to 0 lands on a video keyframe and can skip
                 # the audio that comes before it
                 container.close()

@@ -55,6 +55,10 @@ def open_container(path: Path | str) -> Any:
     """An input container, or MediaError with a one-line reason."""
     import av
 
+    from assetdb.media import sequences
+
+    if sequences.is_sequence_path(path):
+        return sequences.open_sequence(path)
     try:
         return av.open(str(path), metadata_errors="ignore")
     except Exception as exc:  # PyAV raises many types for bad input

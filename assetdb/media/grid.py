@@ -92,5 +92,7 @@ def _grid(path: str, mtime_ns: int) -> FrameGrid:
 
 
 def frame_grid(path: Path | str) -> FrameGrid:
+    from assetdb.media.sequences import stat
+
     p = Path(path)
-    return _grid(str(p), p.stat().st_mtime_ns)
+    return _grid(str(p), stat(p)[1])  # an image sequence: its newest frame

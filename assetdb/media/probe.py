@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from assetdb.errors import MediaError
+from assetdb.media import sequences
+from assetdb.media.images import (
+    AV_STILL_EXTS,
+    HEIF_EXTS,
+    RAW_EXTS,
+    raw_reason,
+    register_plugins,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +40,9 @@ AUDIO_EXTS = {
     ".ac3", ".bwf", ".caf",
 }
 IMAGE_EXTS = {
-    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".dpx", ".exr", ".heic",
-    ".tga",
-}
+    ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".dpx", ".exr", ".tga",
+    ".pnm", ".pbm", ".pgm", ".ppm", ".jp2", ".j2k", ".j2c", ".jpc", ".jpf", ".jpx",
+} | HEIF_EXTS | RAW_EXTS
 MEDIA_EXTS = VIDEO_EXTS | AUDIO_EXTS | IMAGE_EXTS
 
 _MAGIC: list[tuple[int, bytes]] = [
@@ -43,8 +51,16 @@ _MAGIC: list[tuple[int, bytes]] = [
     (0, b"MM\x00*"), (0, b"FORM"), (0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"),
     (0, b"FLV"), (0, b"caff"), (0, b"\x30\x26\xb2\x75"), (0, b"\x06\x0e\x2b\x34"),
     (0, b"SDPX"), (0, b"XPDS"), (0, b"\x76\x2f\x31\x01"), (4, b"moov"), (4, b"mdat"),
-    (4, b"wide"), (4, b"free"),
+    (4, b"wide"), (4, b"free"), (0, b"\x00\x00\x00\x0cjP  "), (0, b"\xff\x4f\xff\x51"),
+    (0, b"FUJIFILMCCD-RAW"), (0, b"IIRO"), (0, b"IIRS"), (0, b"IIU\x00"),
 ]
+# ISO base media brands of still images (HEIC/HEIF/AVIF, Canon CR3)
+IMAGE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"crx ")
+
+
+def _netpbm(head: bytes) -> bool:
+    return len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in (
+        b" ", b"\t", b"\r", b"\n")
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -64,6 +80,8 @@ def sniff_is_media(path: Path) -> bool:
     for off, magic in _MAGIC:
         if head[off : off + len(magic)] == magic:
             return True
+    if _netpbm(head):
+        return True
     # MPEG audio frame sync / ADTS
     return head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
 
@@ -73,7 +91,10 @@ def is_candidate(path: Path) -> bool:
 
 
 def content_hash(path: Path, size: int | None = None) -> str:
-    """BLAKE2b-256 of the whole file, or of size + head/middle/tail for large files."""
+    """BLAKE2b-256 of the whole file, or of size + head/middle/tail for large files; of an
+    image sequence, over every frame's (``assetdb.media.sequences.sequence_hash``)."""
+    if sequences.is_sequence_path(path):
+        return sequences.sequence_hash(sequences.load_sequence(path), content_hash)
     size = path.stat().st_size if size is None else size
     h = hashlib.blake2b(digest_size=32)
     with path.open("rb") as fh:
@@ -110,6 +131,12 @@ class ProbeInfo:
     tags: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    # source timecode (assetdb.timecode): start as frames at the nominal rate, drop-frame
+    # flag, the label as read, and the reel / tape name
+    start_tc_frames: int = 0
+    tc_drop: bool = False
+    start_tc: str | None = None
+    reel: str | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -142,9 +169,55 @@ def _clean_tags(meta: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def probe_raw(path: Path) -> ProbeInfo:
+    """A camera RAW (rawpy/LibRaw): size as developed, orientation."""
+    try:
+        import rawpy
+    except ImportError as exc:
+        raise MediaError("camera RAW needs the rawpy package") from exc
+    try:
+        with rawpy.imread(str(path)) as raw:
+            sz = raw.sizes
+            w, h, flip = sz.width, sz.height, sz.flip
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        reason = raw_reason(exc)
+        raise MediaError(f"unreadable camera RAW: {reason}") from exc
+    rotation = {3: 180, 5: 90, 6: 270}.get(flip, 0)
+    if rotation in (90, 270):
+        w, h = h, w
+    return ProbeInfo(kind="image", container=f"raw ({path.suffix.lower().lstrip('.')})",
+                     mime="image/x-raw", width=w, height=h, rotation=rotation, frame_count=1,
+                     tags={"raw_decoder": "LibRaw"})
+
+
+def probe_av_still(path: Path) -> ProbeInfo:
+    """A single DPX or EXR frame: size, and its header's timecode/reel as tags."""
+    from assetdb.media.frames import open_container
+
+    try:
+        with open_container(path) as c:
+            cc = c.streams.video[0].codec_context
+            info = ProbeInfo(kind="image", container=cc.name, width=cc.width, height=cc.height,
+                             frame_count=1, mime=f"image/x-{cc.name}")
+    except (MediaError, IndexError) as exc:
+        raise MediaError(f"unreadable image: {exc}") from exc
+    header = sequences.read_header(path)
+    if header.timecode:
+        info.tags["timecode"] = header.timecode
+    if header.reel:
+        info.reel = header.reel
+    return info
+
+
 def probe_image(path: Path) -> ProbeInfo:
     from PIL import ExifTags, Image, UnidentifiedImageError
 
+    suffix = path.suffix.lower()
+    if suffix in RAW_EXTS:
+        return probe_raw(path)
+    if suffix in AV_STILL_EXTS:
+        return probe_av_still(path)
+    register_plugins()
     try:
         with Image.open(path) as im:
             im.verify()
@@ -166,6 +239,13 @@ def probe_image(path: Path) -> ProbeInfo:
             fmt = (im.format or "").lower()
             mime = Image.MIME.get(im.format or "", None)
             n_frames = getattr(im, "n_frames", 1)
+            if n_frames > 1 and getattr(im, "is_animated", False):
+                total_ms = 0
+                for i in range(n_frames):
+                    im.seek(i)
+                    total_ms += int(im.info.get("duration") or 0)
+                tags["animation_frames"] = str(n_frames)
+                tags["animation_duration_s"] = f"{total_ms / 1000:.3f}"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"unreadable image: {exc}") from exc
     if rotation in (90, 270):
@@ -215,13 +295,79 @@ def _check_audio(container: Any, stream: Any) -> str | None:
     return None
 
 
+REEL_KEYS = ("reel_name", "tape_name", "reel", "tape")
+
+
+def set_source_timecode(info: ProbeInfo, label: str | None, reel: str | None,
+                        rate: Fraction | None = None) -> None:
+    """Record a start timecode label (and reel) read from a header; a label that does
+    not parse at the rate is a warning, not a failure."""
+    from assetdb.timecode import is_drop_frame, smpte_to_frames
+
+    rate = rate or info.frame_rate
+    info.reel = (reel or "").strip()[:128] or info.reel
+    info.tc_drop = bool(rate and is_drop_frame(rate))
+    if not label or not rate:
+        return
+    try:
+        info.start_tc_frames, drop = smpte_to_frames(label, rate)
+    except ValueError as exc:
+        info.warnings.append(f"start timecode ignored: {exc}")
+        return
+    info.tc_drop = drop
+    info.start_tc = label.strip()
+
+
+def _av_source_timecode(info: ProbeInfo, container: Any, vstream: Any | None) -> None:
+    """Start timecode and reel from stream metadata (QuickTime ``tmcd`` track, MXF
+    timecode component) or the container's; the MXF material package name stands in
+    for a reel when none is named."""
+    metas = [dict(s.metadata) for s in container.streams
+             if s is vstream or s.type == "data"]
+    if vstream is not None:
+        metas.insert(0, dict(vstream.metadata))
+    metas.append(dict(container.metadata))
+    label = next((m["timecode"] for m in metas if m.get("timecode")), None)
+    reel = next((m[k] for m in metas for k in REEL_KEYS if m.get(k)), None)
+    reel = reel or dict(container.metadata).get("material_package_name")
+    set_source_timecode(info, label, reel)
+
+
+def probe_sequence(path: Path) -> ProbeInfo:
+    """An image sequence as a video clip: frame range, rate (and where it came from),
+    gaps as a warning, start timecode and reel from the first frame's header."""
+    seq = sequences.load_sequence(path)
+    rate, source = sequences.sequence_rate(seq)
+    info = probe_av(path)
+    info.container = f"{seq.ext.lstrip('.').lower()} sequence"
+    info.frame_rate = rate
+    info.frame_count = seq.length
+    info.duration_s = float(seq.length / rate)
+    info.tags.update({"sequence_first_frame": str(seq.first), "sequence_last_frame": str(seq.last),
+                      "sequence_frames_on_disk": str(len(seq.frames)),
+                      "sequence_rate_source": source})
+    warning = seq.gap_warning()
+    if warning:
+        info.warnings.append(warning)
+    header = sequences.read_header(seq.files[0])
+    info.start_tc = None
+    set_source_timecode(info, header.timecode, header.reel, rate)
+    if header.timecode is None:
+        info.tags["sequence_timecode"] = "none in the header"
+    try:
+        info.created_at = datetime.fromtimestamp(seq.files[0].stat().st_mtime)
+    except OSError:
+        pass
+    return info
+
+
 def probe_av(path: Path) -> ProbeInfo:
-    import av
+    from assetdb.media.frames import open_container
 
     try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except Exception as exc:  # PyAV raises many types for bad input
-        raise MediaError(f"not a readable media file: {str(exc).splitlines()[0][:300]}") from exc
+        container = open_container(path)
+    except MediaError as exc:
+        raise MediaError(f"not a readable media file: {exc}") from exc
     with container:
         # Cover art (attached pictures) is not video.
         vstreams = [s for s in container.streams.video if not int(s.disposition or 0) & 0x400]
@@ -253,7 +399,7 @@ def probe_av(path: Path) -> ProbeInfo:
             cc = v.codec_context
             single_image = cc.name in ("png", "mjpeg", "bmp", "tiff", "webp", "gif") and (
                 (v.frames or 0) <= 1 and not astreams and (info.duration_s or 0) < 0.1
-            )
+            ) and not sequences.is_sequence_path(path)
             if not single_image:
                 info.kind = "video"
                 info.video_stream = v.index
@@ -273,6 +419,7 @@ def probe_av(path: Path) -> ProbeInfo:
                     info.duration_s = float(v.duration * v.time_base)
             else:
                 raise MediaError("single-frame image in a media container")
+        _av_source_timecode(info, container, vstreams[0] if vstreams else None)
         if info.kind == "audio":
             if not astreams:
                 raise MediaError("no audio or video streams")
@@ -289,11 +436,33 @@ def probe_av(path: Path) -> ProbeInfo:
                 info.warnings.append(f"audio stream {s.index} fails to decode: {err}")
         if info.kind == "audio" and not info.has_audio:
             raise MediaError(info.warnings[0] if info.warnings else "audio does not decode")
+    if info.kind == "video" and not astreams:
+        _join_op_atom_sound(info, path)
     return info
+
+
+def _join_op_atom_sound(info: ProbeInfo, path: Path) -> None:
+    """List the sound files of an MXF OP-Atom clip as the picture file's audio."""
+    from assetdb.media import mxf
+
+    for f in mxf.joined_sound_files(path):
+        try:
+            sound = probe_av(f)
+        except MediaError as exc:
+            info.warnings.append(f"OP-Atom sound file {f.name} does not decode: {exc}")
+            continue
+        for entry in sound.audio_streams:
+            info.audio_streams.append({**entry, "file": str(f)})
+    if info.audio_streams:
+        info.audio_codec = info.audio_streams[0]["codec"]
+        info.tags["op_atom_sound_files"] = ", ".join(
+            Path(s["file"]).name for s in info.audio_streams)
 
 
 def probe(path: Path) -> ProbeInfo:
     """Probe a file by content. Raises MediaError with a one-line reason."""
+    if sequences.is_sequence_path(path):
+        return probe_sequence(path)
     try:
         st = path.stat()
     except OSError as exc:
@@ -306,14 +475,24 @@ def probe(path: Path) -> ProbeInfo:
     if suffix in IMAGE_EXTS or (suffix not in VIDEO_EXTS | AUDIO_EXTS and _looks_like_image(path)):
         try:
             return probe_image(path)
-        except MediaError:
-            if suffix in IMAGE_EXTS and suffix != ".gif":
+        except MediaError as exc:
+            # decided by content: an image that does not decode keeps the image's reason;
+            # anything else named like an image (a video called .jpg) goes to FFmpeg
+            if _looks_like_image(path) and suffix != ".gif":
                 raise
+            image_error = exc
+        try:
+            return probe_av(path)
+        except MediaError:
+            raise image_error from None
     return probe_av(path)
 
 
 def _looks_like_image(path: Path) -> bool:
-    head = _head(path, 12)
-    return head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or (
+    """The first bytes are a still image's (Pillow, pillow-heif, LibRaw formats)."""
+    head = _head(path, 16)
+    return head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*",
+                            b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51", b"FUJIFILMCCD-RAW",
+                            b"IIRO", b"IIRS", b"IIU\x00")) or (
         head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    )
+    ) or (head[4:8] == b"ftyp" and head[8:12] in IMAGE_BRANDS) or _netpbm(head)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -64,6 +65,12 @@ class Asset(Base):
     subtitle_streams: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime | None] = mapped_column(index=True)  # from container metadata
+    # Source timecode (assetdb.timecode): the first frame's timecode as a count of frames
+    # at the nominal rate from 00:00:00:00, whether it counts drop-frame, and the reel or
+    # tape name, as read from the tmcd track / MXF / DPX / EXR header.
+    start_tc_frames: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tc_drop: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reel: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default=STATE_PENDING, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -69,7 +69,7 @@ def segment_info(store, ids: list[int]) -> dict[int, SegInfo]:
         for chunk in chunks(ids):
             rows = s.execute(
                 select(Segment, Asset.path, Asset.kind, Asset.created_at, Asset.frame_rate_num,
-                       Asset.frame_rate_den)
+                       Asset.frame_rate_den, Asset.start_tc_frames, Asset.tc_drop)
                 .join(Asset, Asset.id == Segment.asset_id)
                 .where(Segment.id.in_(chunk))
             ).all()
@@ -82,10 +82,11 @@ def segment_info(store, ids: list[int]) -> dict[int, SegInfo]:
                 .order_by(Keyframe.segment_id, Keyframe.ts)
             ):
                 kfs[sid].append((float(ts * Fraction(num, den)), str(data_dir / p)))
-            for seg, path, kind, created, rnum, rden in rows:
+            for seg, path, kind, created, rnum, rden, tc0, tc_drop in rows:
                 rate = seg.rate or (Fraction(rnum, rden) if rnum and rden else None)
                 tc_in, tc_out = range_timecodes(
-                    seg.start_ts * seg.time_base, seg.end_ts * seg.time_base, rate, seg.kind
+                    seg.start_ts * seg.time_base, seg.end_ts * seg.time_base, rate, seg.kind,
+                    start_tc_frames=tc0 or 0, drop=bool(tc_drop),
                 )
                 out[seg.id] = SegInfo(
                     seg.id, seg.asset_id, seg.index, path, kind or "", created,

@@ -68,6 +68,7 @@ class TranscriptResult:
     language_probability: float | None = None
     speech_s: float = 0.0
     lines: list[Line] = field(default_factory=list)
+    track: int | None = None  # the audio track transcribed, when the file has several
 
 
 class TimeMap:
@@ -200,16 +201,44 @@ class Transcriber:
             lines=lines,
         )
 
-    def transcribe_path(self, path: Path) -> TranscriptResult:
+    def speech_track(self, path: Path, tracks: int) -> tuple[int | None, Any]:
+        """(track, decoded audio) of the track with the most voice activity: in
+        broadcast and production files dialogue is often not track 1 (music and
+        effects, guide tracks, ...)."""
         from assetdb.media.audio import decode_audio
 
+        best: tuple[float, int | None, Any] = (-1.0, None, None)
+        for t in range(tracks):
+            audio = decode_audio(path, track=t)
+            if not audio.usable or audio.status == "silent":
+                continue
+            probs = self.vad.probabilities(audio.samples, audio.sample_rate)
+            speech = float((probs >= self.vad_threshold).sum())
+            log.debug("%s: track %d has %.0f speech windows", path, t, speech)
+            if speech > best[0]:
+                best = (speech, t, audio)
+        return best[1], best[2]
+
+    def transcribe_path(self, path: Path, tracks: int = 1) -> TranscriptResult:
+        """The transcript of a file; of several audio tracks, the one with the most
+        speech."""
+        from assetdb.media.audio import decode_audio
+
+        track = None
         try:
-            audio = decode_audio(path)
+            if tracks > 1:
+                track, audio = self.speech_track(path, tracks)
+                if audio is None:
+                    audio = decode_audio(path)
+            else:
+                audio = decode_audio(path)
         except MediaError as exc:
             return TranscriptResult("undecodable", str(exc), self.model_id)
         if not audio.usable or audio.status == "silent":
             return TranscriptResult(audio.status, audio.reason, self.model_id)
-        return self.transcribe_samples(audio.samples, audio.sample_rate)
+        result = self.transcribe_samples(audio.samples, audio.sample_rate)
+        result.track = track
+        return result
 
 
 class TranscriptExtractor(Extractor):
@@ -230,7 +259,7 @@ class TranscriptExtractor(Extractor):
         self.load()
         out = []
         for work in batch:
-            result = self._transcriber.transcribe_path(work.path)
+            result = self._transcriber.transcribe_path(work.path, len(work.audio_streams or []))
             for line in result.lines:
                 line.segment_index = _segment_index_at(work, line.start_s)
             if self._embedder is not None and result.lines:

@@ -8,36 +8,42 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from assetdb.db import current_revision, make_engine, upgrade
-from assetdb.schema import Asset, Keyframe, Segment
+from assetdb.schema import Asset, Keyframe
 
 
-def _asset(path: str, digest: str, frame: int = 0) -> Asset:
-    a = Asset(path=path, size=1, mtime_ns=1, content_hash=digest, state="indexed")
-    seg = Segment(index=0, kind="shot", time_base_num=1, time_base_den=25, start_ts=0, end_ts=25,
-                  start_frame=0, end_frame=25)
-    seg.keyframes.append(Keyframe(ts=frame, frame=frame, path="k.jpg", width=1, height=1,
-                                  quality=0.0, stats={}))
-    a.segments.append(seg)
-    return a
+def _asset(c, path: str, digest: str, frame: int = 0) -> None:
+    """Rows as schema 0006 holds them (SQL, not the ORM: the models are newer)."""
+    aid = c.execute(text(
+        "INSERT INTO assets (path, size, mtime_ns, content_hash, state, variable_frame_rate,"
+        " rotation, audio_streams, subtitle_streams, tags, warnings, first_seen) VALUES"
+        " (:p, 1, 1, :h, 'indexed', false, 0, '[]', '[]', '{}', '[]', CURRENT_TIMESTAMP)"
+        " RETURNING id"), {"p": path, "h": digest}).scalar_one()
+    sid = c.execute(text(
+        "INSERT INTO segments (asset_id, \"index\", kind, time_base_num, time_base_den, start_ts,"
+        " end_ts, start_frame, end_frame) VALUES (:a, 0, 'shot', 1, 25, 0, 25, 0, 25)"
+        " RETURNING id"), {"a": aid}).scalar_one()
+    c.execute(text(
+        "INSERT INTO keyframes (segment_id, ts, frame, path, width, height, quality, stats)"
+        " VALUES (:s, :f, :f, 'k.jpg', 1, 1, 0.0, '{}')"), {"s": sid, "f": frame})
 
 
 def test_0007_normalises_paths_and_frames(db_url: str, tmp_path) -> None:
     (tmp_path / "data").mkdir(exist_ok=True)  # the SQLite file's folder (the data dir)
     engine = make_engine(db_url)
     upgrade(engine, "0006")
-    with Session(engine) as s, s.begin():
-        s.add_all([
-            _asset("/m/lib/../media/a.mp4", "h1", frame=11),  # normalised in place
-            _asset("/m/./b.mp4", "h2"), _asset("/m/b.mp4", "h2"),  # same file twice: merged
-            _asset("/m/x/../c.mp4", "h3"), _asset("/m/c.mp4", "h4"),  # different content: left
-        ])
+    with engine.begin() as c:
+        _asset(c, "/m/lib/../media/a.mp4", "h1", frame=11)  # normalised in place
+        _asset(c, "/m/./b.mp4", "h2")  # same file twice: merged
+        _asset(c, "/m/b.mp4", "h2")
+        _asset(c, "/m/x/../c.mp4", "h3")  # different content: left
+        _asset(c, "/m/c.mp4", "h4")
     if engine.dialect.name == "sqlite":
         with engine.begin() as c:  # what numpy integers became in SQLite before
             c.exec_driver_sql("UPDATE keyframes SET frame = ? WHERE frame = 11",
                               (np.int64(11).tobytes(),))
             assert c.execute(text("select typeof(frame) from keyframes where ts = 11")).scalar() \
                 == "blob"
-    upgrade(engine)
+    upgrade(engine, "0007")
     assert current_revision(engine) == "0007"
     with Session(engine) as s:
         paths = sorted(s.execute(select(Asset.path)).scalars())

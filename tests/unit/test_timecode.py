@@ -113,3 +113,45 @@ def test_stills_have_no_timecode_range(store):
     (hit,) = search(store, SearchRequest(kind="image"))
     assert (shown["tc_in"], shown["tc_out"]) == (None, None)
     assert (hit.tc_in, hit.tc_out) == (None, None)
+
+
+def test_source_timecode_round_trips_labels_at_every_rate() -> None:
+    from fractions import Fraction
+
+    from assetdb.timecode import frames_to_smpte, range_timecodes, smpte_to_frames
+
+    cases = [("01:00:00:00", Fraction(24000, 1001), 86400, False),
+             ("10:00:00:00", Fraction(25), 900000, False),
+             ("01:00:00;00", Fraction(30000, 1001), 107892, True),
+             ("00:01:00;02", Fraction(30000, 1001), 1800, True),
+             ("01:00:00:00", Fraction(30000, 1001), 108000, False),  # 29.97 NDF
+             ("00:10:00;00", Fraction(60000, 1001), 35964, True)]
+    for label, rate, frames, drop in cases:
+        assert smpte_to_frames(label, rate) == (frames, drop), label
+        assert frames_to_smpte(frames, rate, drop) == label
+    # drop-frame is never used at a rate that has none
+    assert smpte_to_frames("01:00:00;00", Fraction(25)) == (90000, False)
+    # a shot of 24 frames from a clip starting at 01:00:00:00 (23.976)
+    rate = Fraction(24000, 1001)
+    assert range_timecodes(0, Fraction(24 * 1001, 24000), rate, start_tc_frames=86400,
+                           drop=False) == ("01:00:00:00", "01:00:01:00")
+    # 29.97 NDF source: no ';' even though the rate allows it
+    assert range_timecodes(0, 1, Fraction(30000, 1001), start_tc_frames=108000,
+                           drop=False)[0] == "01:00:00:00"
+    for bad in ("1:00:00", "01:00:00:30", "aa:bb:cc:dd", "01:61:00:00"):
+        with pytest.raises(ValueError):
+            smpte_to_frames(bad, Fraction(30))
+
+
+def test_highlight_clips_carry_source_timecode() -> None:
+    from fractions import Fraction
+
+    from assetdb.highlights import Clip
+
+    rate = Fraction(25)
+    clip = Clip(asset_id=1, path="/m/tape.mxf", segment_id=1, segment_index=0, start_frame=50,
+                end_frame=75, start_s=Fraction(2), end_s=Fraction(3), rate=rate,
+                time_base=Fraction(1, 25), start_pts=50, end_pts=75, variable_rate=False,
+                score=0.5, has_audio=True, start_tc_frames=900000, tc_drop=False, reel="TAPE01")
+    d = clip.to_dict()
+    assert (d["tc_in"], d["tc_out"], d["reel"]) == ("10:00:02:00", "10:00:03:00", "TAPE01")
