@@ -50,6 +50,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from assetdb.errors import NotFound
+from assetdb.highlights.source import SourceTimecode, source_timecode
 from assetdb.schema import Asset, Segment, TextEntry, Vector
 from assetdb.schema.interest import InterestCurve, InterestShot
 
@@ -170,6 +171,7 @@ class AssetScores:
     hop_s: float
     t0_s: float
     curves: dict[str, list[float | None]]
+    timecode: SourceTimecode = field(default_factory=SourceTimecode)
 
     def second_scores(self) -> list[SecondScore]:
         return [s for shot in self.shots for s in shot.seconds]
@@ -446,6 +448,7 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
         hop_s=curve.hop_s,
         t0_s=curve.t0_s,
         curves=sig,
+        timecode=source_timecode(asset),
     )
 
 

@@ -10,7 +10,7 @@ from itertools import pairwise
 from typing import Any
 
 from assetdb.highlights.interest import AssetScores, ShotScore
-from assetdb.timecode import range_timecodes
+from assetdb.timecode import frames_to_smpte, range_timecodes
 
 
 @dataclass
@@ -44,6 +44,10 @@ class Clip:
     width: int | None = None
     height: int | None = None
     source_frames: int = 0
+    # the source's start timecode (frames at its rate) and tape/reel name
+    tc_start: int = 0
+    tc_drop: bool | None = None  # None: drop-frame where the rate has it (29.97, 59.94)
+    tape: str | None = None
 
     @property
     def duration_s(self) -> Fraction:
@@ -78,11 +82,17 @@ class Clip:
             "xfade_out": list(self.xfade_out),
             "tc_in": tc_in,
             "tc_out": tc_out,
+            "tc_start_frames": self.tc_start,
+            "tape": self.tape,
         }
 
     def timecodes(self) -> tuple[str | None, str | None]:
         """Source timecodes of the clip (in inclusive, out exclusive)."""
-        return range_timecodes(self.start_s, self.end_s, self.rate)
+        if self.variable_rate or not self.tc_start:
+            return range_timecodes(self.start_s, self.end_s, self.rate)
+        rate = self.rate if self.tc_drop is not False else Fraction(round(float(self.rate)))
+        return (frames_to_smpte(self.tc_start + self.start_frame, rate),
+                frames_to_smpte(self.tc_start + self.end_frame, rate))
 
 
 @dataclass
@@ -227,4 +237,7 @@ def make_clip(c: Candidate, g, a: int, b: int) -> Clip:
         handle_hi_frame=f_hi,
         handle_lo_s=g.time(f_lo),
         handle_hi_s=g.time(f_hi),
+        tc_start=c.scores.timecode.start_frames,
+        tc_drop=c.scores.timecode.drop,
+        tape=c.scores.timecode.reel,
     )
