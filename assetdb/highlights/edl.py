@@ -136,7 +136,7 @@ def reel_names(clips: list[Clip]) -> dict[str, str]:
     return out
 
 
-def _drop_of(clip: Clip) -> bool:
+def drop_of(clip: Clip) -> bool:
     return clip.tc_drop if clip.tc_drop is not None else is_drop_frame(clip.rate)
 
 
@@ -160,8 +160,8 @@ def write_edl(
             raise ExportError(f"cannot write an EDL: {why}")
     rec_rate = edl_rate(reel.clips[0].rate)
     assert rec_rate is not None
-    rec_drop = _drop_of(reel.clips[0])
-    rec0 = parse_timecode(record_start, rec_rate)
+    rec_drop = drop_of(reel.clips[0])
+    rec0 = parse_timecode(record_start, rec_rate, rec_drop)  # 01:00:00:00 = 01:00:00;00 in DF
     reels = reel_names(reel.clips)
     by_clip: dict[int, list[Marker]] = {}
     for m in markers or []:
@@ -178,7 +178,7 @@ def write_edl(
         bounds.append(rec0 + round(t * rec_rate))
 
     def src(c: Clip, frame: int) -> str:
-        return smpte(c.tc_start + frame, edl_rate(c.rate), _drop_of(c))
+        return smpte(c.tc_start + frame, edl_rate(c.rate), drop_of(c))
 
     def to_src(c: Clip, rec_frames: int) -> int:
         return round(Fraction(rec_frames) * edl_rate(c.rate) / rec_rate)
@@ -196,7 +196,7 @@ def write_edl(
         s_in = c.start_frame - to_src(c, before)
         s_out = c.end_frame - to_src(c, nxt_before)
         chan = "AA/V" if c.has_audio else "V"
-        drop = _drop_of(c)
+        drop = drop_of(c)
         num += 1
         if num > MAX_EVENTS:
             raise ExportError(f"more than {MAX_EVENTS} events; a CMX3600 EDL holds 999 "

@@ -36,6 +36,7 @@ from assetdb.highlights.edl import (
     DEFAULT_RECORD_START,
     ExportError,
     Marker,
+    drop_of,
     edl_rate,
     parse_timecode,
     reel_names,
@@ -89,7 +90,8 @@ def _record_start(reel: Reel, record_start: str) -> Any:
     rate = edl_rate(reel.rate) if reel.clips else None
     if rate is None:  # a rate timecode cannot count: the timeline starts at zero
         return otio.opentime.RationalTime(0, float(reel.rate))
-    return otio.opentime.RationalTime(parse_timecode(record_start, rate), float(reel.rate))
+    frames = parse_timecode(record_start, rate, drop_of(reel.clips[0]))
+    return otio.opentime.RationalTime(frames, float(reel.rate))
 
 
 def to_otio(
