@@ -284,3 +284,91 @@ def test_fcp7_xml_keeps_source_frames(media, tmp_path):
     got = [(round(c.source_range.start_time.value), round(c.source_range.duration.value))
            for c in back.video_tracks()[0].find_clips()]
     assert got == [(90000, 10), (90030, 15)]
+
+
+def test_cli_search_selects_and_highlights_edl(sqlite_store, tmp_path):
+    """`search --out` writes the hits as an EDL / OTIO timeline with a marker per hit, or
+    a CSV shot list; a 15 fps hit in an EDL is refused in one line naming OTIO."""
+    import csv
+    import json
+
+    import opentimelineio as otio
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.storework import ingest_one
+
+    store = sqlite_store
+    p25 = make_video(tmp_path / "pal_clip.mp4", shots_s=[1.0, 1.2, 1.0], fps=Fraction(25))
+    p15 = make_video(tmp_path / "web_15fps.mp4", shots_s=[2.0, 2.0, 2.0, 2.0], fps=Fraction(15))
+    ingest_one(store, p25, extractors=())
+    ingest_one(store, p15, extractors=())
+    root = ["--data-dir", str(store.settings.data_dir), "--database-url",
+            store.settings.database_url]
+    run = CliRunner().invoke
+
+    r = run(app, [*root, "search", "--kind", "video", "--path", "*pal*", "--json",
+                  "--out", str(tmp_path / "sel.edl"), "--record-start", "10:00:00:00"])
+    assert r.exit_code == 0, r.output
+    hits = json.loads(r.stdout)
+    assert len(hits) == 3 and "3 clips ->" in r.stderr
+    text = (tmp_path / "sel.edl").read_text()
+    ev = events(text)
+    assert len(ev) == 3 and ev[0][6] == "10:00:00:00"
+    assert text.count("* LOC: ") == 3 and "* FROM CLIP NAME: pal_clip.mp4" in text
+    back = otio.adapters.read_from_string(text, adapter_name="cmx_3600", rate=25)
+    got = sorted(round(c.source_range.start_time.value) for c in back.video_tracks()[0])
+    assert got == sorted(round(h["start_s"] * 25) for h in hits)
+    assert sum(len(c.markers) for c in back.video_tracks()[0]) == 3
+
+    r = run(app, [*root, "search", "--kind", "video", "--path", "*pal*",
+                  "--out", str(tmp_path / "sel.otio")])
+    assert r.exit_code == 0, r.output
+    tl = otio.adapters.read_from_file(str(tmp_path / "sel.otio"))
+    markers = [m for c in tl.video_tracks()[0].find_clips() for m in c.markers]
+    assert len(markers) == 3 and markers[0].name.startswith("#1 score")
+
+    r = run(app, [*root, "search", "--kind", "video", "--out", str(tmp_path / "all.csv")])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((tmp_path / "all.csv").open()))
+    assert len(rows) == 7 and {r["file"] for r in rows} == {"pal_clip.mp4", "web_15fps.mp4"}
+    pal = next(r for r in rows if r["file"] == "pal_clip.mp4" and r["shot"] == "1")
+    assert (pal["tc_in"], pal["tc_out"], pal["duration"], pal["fps"]) == (
+        "00:00:01:00", "00:00:02:05", "00:00:01:05", "25")
+
+    # the whole archive to an EDL: the 15 fps clip is refused, naming OTIO
+    r = run(app, [*root, "search", "--kind", "video", "--out", str(tmp_path / "all.edl")])
+    assert r.exit_code == 1
+    assert r.stderr.strip().splitlines()[-1].startswith("error: cannot write an EDL: web_15fps")
+    assert ".otio" in r.stderr and "Traceback" not in r.output
+    r = run(app, [*root, "search", "--kind", "video", "--out", str(tmp_path / "x.edl"),
+                  "--record-start", "25:99"])
+    assert r.exit_code in (1, 2) and "bad timecode" in r.output
+    r = run(app, [*root, "search", "--kind", "video", "--out", str(tmp_path / "x.mov")])
+    assert r.exit_code == 1 and ".csv" in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tree.avi", "cup.mp4", "fire2.mp4"])
+def test_highlights_edl_of_the_issue_files_is_refused_in_one_line(sqlite_store, tmp_path, name):
+    """The files that crashed `highlights --out x.edl` with a ValueError traceback
+    (15 fps, 26.777 fps, VFR): one line naming OTIO, and the .otio export works."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.conftest import require_shared_data
+    from tests.storework import ingest_one
+
+    path = require_shared_data() / "media" / "video" / name
+    ingest_one(sqlite_store, path)
+    root = ["--data-dir", str(sqlite_store.settings.data_dir), "--database-url",
+            sqlite_store.settings.database_url]
+    r = CliRunner().invoke(app, [*root, "highlights", str(path), "--duration", "2",
+                                 "--out", str(tmp_path / "x.edl")])
+    assert r.exit_code == 1, r.output
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: cannot write an EDL: {name}") and ".otio" in line
+    assert "Traceback" not in r.output and not (tmp_path / "x.edl").exists()
+    r = CliRunner().invoke(app, [*root, "highlights", str(path), "--duration", "2",
+                                 "--out", str(tmp_path / "x.otio")])
+    assert r.exit_code == 0, r.output
