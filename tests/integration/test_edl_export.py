@@ -136,6 +136,8 @@ def test_edl_round_trips_per_rate(media, tmp_path, label, drop):
             assert any(f"SOURCE FILE: {path}" in x for x in ec.metadata["cmx_3600"]["comments"])
         assert oc.source_range.start_time.value >= tc
     assert round(back.video_tracks()[0].duration().value) == sum(c.frames for c in clips)
+    # the JSON export shows the same source timecode as the EDL
+    assert reel.to_dict()["clips"][0]["tc_in"] == ev[0][4]
     # the OTIO timeline starts at the record start too
     assert tl.global_start_time.value == parse_timecode("01:00:00:00", rate, df)
 
@@ -253,6 +255,11 @@ def test_reel_names_fit_eight_characters_and_stay_unique(media, tmp_path):
     for p in paths:
         assert f"* FROM CLIP NAME: {p.name}" in text and f"* SOURCE FILE: {p}" in text
     assert all(len(e[1]) <= 8 for e in events(text))
+    import opentimelineio as otio
+
+    back = otio.adapters.read_from_string(text, adapter_name="cmx_3600", rate=25)
+    assert [c.metadata["cmx_3600"]["reel"] for c in back.video_tracks()[0]] == [
+        names[c.path] for c in clips]
 
 
 def test_bad_record_start_and_empty_timeline(media, tmp_path):
@@ -286,7 +293,7 @@ def test_fcp7_xml_keeps_source_frames(media, tmp_path):
     assert got == [(90000, 10), (90030, 15)]
 
 
-def test_cli_search_selects_and_highlights_edl(sqlite_store, tmp_path):
+def test_cli_search_selects_and_highlights_edl(store, tmp_path):
     """`search --out` writes the hits as an EDL / OTIO timeline with a marker per hit, or
     a CSV shot list; a 15 fps hit in an EDL is refused in one line naming OTIO."""
     import csv
@@ -298,7 +305,6 @@ def test_cli_search_selects_and_highlights_edl(sqlite_store, tmp_path):
     from cli.main import app
     from tests.storework import ingest_one
 
-    store = sqlite_store
     p25 = make_video(tmp_path / "pal_clip.mp4", shots_s=[1.0, 1.2, 1.0], fps=Fraction(25))
     p15 = make_video(tmp_path / "web_15fps.mp4", shots_s=[2.0, 2.0, 2.0, 2.0], fps=Fraction(15))
     ingest_one(store, p25, extractors=())
