@@ -63,7 +63,8 @@ def highlights_cmd(
     from assetdb.highlights import highlights_for_asset, highlights_for_query, write_reel
     from assetdb.highlights.edl import check_timecode
 
-    check_timecode(record_start)
+    if out is not None:
+        check_timecode(record_start)
     st = store(ctx)
     kw = given(min_clip_s=min_clip, max_clip_s=max_clip, order=order, crossfade_s=crossfade)
     if query is not None:

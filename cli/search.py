@@ -103,14 +103,15 @@ def search_command(
         objects=list(obj or []), sounds_like=sounds_like, sounds_like_shot=sounds_like_shot,
         explain=explain, **given(limit=limit),
     )
-    from assetdb.highlights.edl import check_timecode
-
-    check_timecode(record_start)
     # checked before the store and any model are loaded
     try:
         validate_request(req)
     except QueryError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if out is not None:
+        from assetdb.highlights.edl import check_timecode
+
+        check_timecode(record_start)
     from assetdb.search import search
     st = store(ctx)
     req.device = resolve_device(device)
