@@ -90,7 +90,7 @@ def dissolve_before(tl) -> list[int]:
 ])
 def test_edl_round_trips_per_rate(media, tmp_path, label, drop):
     """Every standard rate: the adapter reads back the OTIO's source frames, from the
-    source's start timecode; record starts at 01:00:00:00; FCM says DF only at 29.97/59.94."""
+    source's start timecode; record starts where asked; FCM says DF only at 29.97/59.94."""
     import opentimelineio as otio
 
     from assetdb.highlights.edl import parse_timecode
@@ -100,20 +100,26 @@ def test_edl_round_trips_per_rate(media, tmp_path, label, drop):
     rate = RATES[label]
     path = media(label)
     df = drop is not False and label in ("29.97", "59.94")
-    tc = parse_timecode("10:00:00;00" if df else "10:00:00:00", rate)
+    sep = ";" if df else ":"
+    # source and record both cross a minute boundary (where drop-frame skips labels)
+    tc = parse_timecode(f"10:00:59{sep}20", rate)
+    rec_start = f"00:59:59{sep}20"
     nominal = round(float(rate))
     clips = [clip_of(path, 3, nominal // 2, tc=tc, drop=drop),
              clip_of(path, nominal - 10, nominal - 2, tc=tc, drop=drop),
              clip_of(path, nominal + 2, nominal + nominal // 2, tc=tc, drop=drop)]
     clips[1].xfade_out = clips[2].xfade_in = (2, 2)  # a dissolve centred on the cut
     reel = Reel(clips=clips, target_s=2.0, order="chrono")
-    edl = write_reel(reel, tmp_path / "r.edl")
-    tl, vclips = otio_video(write_reel(reel, tmp_path / "r.otio"))
+    edl = write_reel(reel, tmp_path / "r.edl", record_start=rec_start)
+    tl, vclips = otio_video(write_reel(reel, tmp_path / "r.otio", record_start=rec_start))
     text = edl.read_text()
 
     assert text.splitlines()[1] == ("FCM: DROP FRAME" if df else "FCM: NON-DROP FRAME")
     ev = events(text)
-    assert ev[0][6] == ("01:00:00;00" if df else "01:00:00:00")
+    assert ev[0][6] == rec_start
+    assert ev[-1][7].startswith("01:00:0") and ev[-1][5].startswith("10:01:0")
+    if df:  # the first two labels of a minute do not exist in drop-frame
+        assert not any(t.endswith(("01:00;00", "01:00;01")) for e in ev for t in e[4:])
     assert all((";" in e[4]) == df for e in ev)
     assert [e[2] for e in ev] == ["AA/V"] * 4  # picture and sound in every event
     assert ev[3][3] == "D 004"
@@ -139,7 +145,7 @@ def test_edl_round_trips_per_rate(media, tmp_path, label, drop):
     # the JSON export shows the same source timecode as the EDL
     assert reel.to_dict()["clips"][0]["tc_in"] == ev[0][4]
     # the OTIO timeline starts at the record start too
-    assert tl.global_start_time.value == parse_timecode("01:00:00:00", rate, df)
+    assert tl.global_start_time.value == parse_timecode(rec_start, rate, df)
 
 
 def test_mixed_rate_reel_keeps_each_source_rate(media, tmp_path):
