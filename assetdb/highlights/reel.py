@@ -87,8 +87,10 @@ class Clip:
         }
 
     def timecodes(self) -> tuple[str | None, str | None]:
-        """Source timecodes of the clip (in inclusive, out exclusive)."""
-        if self.variable_rate or not self.tc_start:
+        """Source timecodes of the clip (in inclusive, out exclusive): with a start
+        timecode, that plus the frame on the source's grid (as the EDL and OTIO count);
+        without one, by the rule of :mod:`assetdb.timecode`."""
+        if self.variable_rate or (not self.tc_start and self.tc_drop is None):
             return range_timecodes(self.start_s, self.end_s, self.rate)
         rate = self.rate if self.tc_drop is not False else Fraction(round(float(self.rate)))
         return (frames_to_smpte(self.tc_start + self.start_frame, rate),
