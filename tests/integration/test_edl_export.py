@@ -384,3 +384,26 @@ def test_highlights_edl_of_the_issue_files_is_refused_in_one_line(sqlite_store, 
     r = CliRunner().invoke(app, [*root, "highlights", str(path), "--duration", "2",
                                  "--out", str(tmp_path / "x.otio")])
     assert r.exit_code == 0, r.output
+
+
+def test_dissolve_from_silent_clip_dissolves_picture_and_cuts_sound(media, tmp_path):
+    """A dissolve from a clip without sound into one with sound: the picture dissolves
+    (V), the sound comes in as its own AA cut at the same record time."""
+    import opentimelineio as otio
+
+    from assetdb.highlights.edl import write_edl
+    from assetdb.highlights.reel import Reel
+
+    silent, loud = media("25", audio=False), media("25")
+    clips = [clip_of(silent, 0, 20, audio=False), clip_of(loud, 30, 45)]
+    clips[0].xfade_out = clips[1].xfade_in = (3, 3)
+    text = write_edl(Reel(clips=clips, target_s=1.0, order="chrono"))
+    ev = events(text)
+    assert [(e[0], e[2], e[3]) for e in ev] == [
+        ("001", "V", "C"), ("002", "V", "C"), ("002", "V", "D 006"), ("003", "AA", "C")]
+    assert ev[3][4:] == ev[2][4:]  # sound from the same source frames and record time
+    back = otio.adapters.read_from_string(text, adapter_name="cmx_3600", rate=25)
+    v = [c for c in back.video_tracks()[0] if isinstance(c, otio.schema.Clip)]
+    assert [round(c.source_range.start_time.value) for c in v] == [0, 27]
+    a1 = [c for c in back.audio_tracks()[0] if isinstance(c, otio.schema.Clip)]
+    assert [round(c.source_range.start_time.value) for c in a1] == [27]
