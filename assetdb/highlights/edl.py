@@ -79,9 +79,14 @@ def refusal(clip: Clip) -> str | None:
     if clip.variable_rate:
         return (f"{name} has a variable frame rate, which no CMX3600 EDL can express; "
                 "export .otio instead (exact times at any rate)")
+    return rate_refusal(clip, "no CMX3600 EDL")
+
+
+def rate_refusal(clip: Clip, what: str) -> str | None:
+    """Why ``clip``'s rate is not a timecode rate (None when it is)."""
     if edl_rate(clip.rate) is None:
-        return (f"{name} runs at {fps_label(clip.rate)} fps, a rate no CMX3600 EDL can "
-                "express; export .otio instead (exact times at any rate)")
+        return (f"{Path(clip.path).name} runs at {fps_label(clip.rate)} fps, a rate {what} "
+                "can express; export .otio instead (exact times at any rate)")
     return None
 
 

@@ -39,6 +39,7 @@ from assetdb.highlights.edl import (
     drop_of,
     edl_rate,
     parse_timecode,
+    rate_refusal,
     reel_names,
     write_edl,
 )
@@ -227,10 +228,15 @@ def write_reel(
         )
     if not reel.clips:
         raise ExportError("the timeline has no clips to write")
+    if fmt == "fcp_xml":  # xmeml counts frames at a timecode rate (timebase + ntsc flag)
+        for c in reel.clips:
+            why = rate_refusal(c, "no FCP XML")
+            if why:
+                raise ExportError(f"cannot write FCP XML: {why}")
     tl = to_otio(reel, title, record_start=record_start, markers=markers)
     try:
         otio.adapters.write_to_file(tl, str(out), adapter_name=fmt)
-    except otio.exceptions.OTIOError as exc:
+    except (otio.exceptions.OTIOError, ValueError) as exc:
         raise ExportError(f"cannot write {out.name} ({fmt}): {exc}; write .otio instead") from None
     return out
 

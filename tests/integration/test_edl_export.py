@@ -238,6 +238,9 @@ def test_rates_no_edl_can_express_are_refused_in_one_line(tmp_path, fps):
     assert ("variable frame rate" in msg) if fps == "vfr" else (" fps" in msg)
     assert not (tmp_path / "x.edl").exists()
     assert write_reel(reel, tmp_path / "x.otio").is_file()  # the format it names works
+    if fps != "vfr":  # FCP7 XML counts at timecode rates too
+        with pytest.raises(ExportError, match=r"cannot write FCP XML: .* a rate no FCP XML can express; export \.otio"):
+            write_reel(reel, tmp_path / "x.xml")
 
 
 def test_reel_names_fit_eight_characters_and_stay_unique(media, tmp_path):
