@@ -18,7 +18,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from assetdb.highlights.edl import DEFAULT_RECORD_START, ExportError, Marker, edl_rate, smpte
+from assetdb.highlights.edl import (
+    DEFAULT_RECORD_START,
+    ExportError,
+    Marker,
+    edl_rate,
+    reel_names,
+    smpte,
+)
 from assetdb.highlights.reel import Clip, Reel
 from assetdb.highlights.source import source_timecode
 from assetdb.schema import Asset
@@ -101,6 +108,9 @@ def selects(store: Any, hits: Iterable[Any], query: str | None = None) -> Select
             label += f": {row['snippet']}"
         markers.append(Marker(clip=len(clips), offset_s=0.0, text=label, colour="GREEN"))
         clips.append(clip)
+    names = reel_names(clips)  # the reel names the EDL of these hits uses
+    for row in rows:
+        row["reel"] = names.get(row["path"], row["reel"])
     warnings = []
     if skipped:
         warnings.append(f"{skipped} hit(s) are stills or sound only: in a .csv shot list, "

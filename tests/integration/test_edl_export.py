@@ -348,8 +348,8 @@ def test_cli_search_selects_and_highlights_edl(store, tmp_path):
     rows = list(csv.DictReader((tmp_path / "all.csv").open()))
     assert len(rows) == 7 and {r["file"] for r in rows} == {"pal_clip.mp4", "web_15fps.mp4"}
     pal = next(r for r in rows if r["file"] == "pal_clip.mp4" and r["shot"] == "1")
-    assert (pal["tc_in"], pal["tc_out"], pal["duration"], pal["fps"]) == (
-        "00:00:01:00", "00:00:02:05", "00:00:01:05", "25")
+    assert (pal["tc_in"], pal["tc_out"], pal["duration"], pal["fps"], pal["reel"]) == (
+        "00:00:01:00", "00:00:02:05", "00:00:01:05", "25", "PAL_CLIP")
 
     # the whole archive to an EDL: the 15 fps clip is refused, naming OTIO
     r = run(app, [*root, "search", "--kind", "video", "--out", str(tmp_path / "all.edl")])
