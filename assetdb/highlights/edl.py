@@ -200,7 +200,7 @@ def write_edl(
         rec_out = bounds[i + 1] - nxt_before
         s_in = c.start_frame - to_src(c, before)
         s_out = c.end_frame - to_src(c, nxt_before)
-        chan = "AA/V" if c.has_audio else "V"
+        chan = ("AA/V" if c.has_audio else "V") if c.has_video else "AA"
         drop = drop_of(c)
         num += 1
         if num > MAX_EVENTS:

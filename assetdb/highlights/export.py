@@ -60,11 +60,14 @@ AAC_FRAME = 1024
 
 def _clip_times(clip: Clip) -> tuple[float, float, float, float, float]:
     """(rate, start value, duration value, available start, available duration)."""
+    tc0 = float(clip.tc_start)
+    if not clip.has_video:  # sound only: frames of the timeline's rate
+        return (float(clip.rate), tc0 + clip.start_frame, clip.frames, tc0,
+                float(max(clip.source_frames, clip.end_frame)))
     from assetdb.media.grid import frame_grid
 
     g = frame_grid(clip.path)
     pts0 = int(g.pts[0])
-    tc0 = float(clip.tc_start)
     if not g.variable:
         r = float(g.rate)
         return r, tc0 + clip.start_frame, clip.frames, tc0, float(g.n)
@@ -139,7 +142,7 @@ def to_otio(
                 metadata={"assetdb": {**clip.to_dict(), "reel_index": i, "track": kind},
                           "cmx_3600": {"reel": reels[clip.path]}},
             )
-            if kind == "video":
+            if kind == "video" or not clip.has_video:
                 for m in markers or []:
                     if m.clip == i:
                         at = RT(s + round(m.offset_s * rate), rate)
@@ -151,7 +154,10 @@ def to_otio(
         pre, post = clip.xfade_in
         if pre + post:
             v1.append(_dissolve(pre, post, float(reel.rate)))
-        v1.append(make("video"))
+        if clip.has_video:
+            v1.append(make("video"))
+        else:
+            v1.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(d, rate))))
         if any_audio:
             if pre + post and clip.has_audio and reel.clips[i - 1].has_audio:
                 a1.append(_dissolve(pre, post, float(reel.rate)))

@@ -48,6 +48,7 @@ class Clip:
     tc_start: int = 0
     tc_drop: bool | None = None  # None: drop-frame where the rate has it (29.97, 59.94)
     tape: str | None = None
+    has_video: bool = True  # False: a sound-only source, on audio tracks only
 
     @property
     def duration_s(self) -> Fraction:

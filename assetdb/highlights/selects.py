@@ -2,9 +2,10 @@
 hit, or a shot list (.csv). One function, :func:`export_hits`, for the CLI and the web app.
 
 Each video hit becomes one clip: its shot's frames on the source's frame grid, in the
-order of the hits (best first), with the source's start timecode and reel. Stills and
-sound-only hits have no picture frames to cut: they are listed in the CSV and left out
-of timelines with a warning.
+order of the hits (best first), with the source's start timecode and reel. A sound-only
+hit becomes an audio event (``AA`` in the EDL, A1 only in OTIO) counted at the
+timeline's rate from 00:00:00:00. Stills have no frames to cut: they are listed in the
+CSV and left out of timelines with a warning.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def selects(store: Any, hits: Iterable[Any], query: str | None = None) -> Select
             a.id: (str(fs_path(a.path, a.path_bytes)), source_timecode(a), bool(a.audio_streams))
             for a in assets.values()
         }
-    clips: list[Clip] = []
+    clips: list[Clip | None] = []
+    sound: list[tuple] = []
     markers: list[Marker] = []
     rows: list[dict[str, Any]] = []
     skipped = 0
@@ -76,6 +78,10 @@ def selects(store: Any, hits: Iterable[Any], query: str | None = None) -> Select
                "start_s": round(start_s, 3), "end_s": round(end_s, 3),
                "snippet": _get(h, "snippet") or "", "path": path}
         rows.append(row)
+        if kind == "audio":
+            sound.append((len(clips), rank, h, aid, path, tc, row))
+            clips.append(None)  # placed once the timeline's rate is known
+            continue
         if kind != "video":
             skipped += 1
             continue
@@ -108,13 +114,31 @@ def selects(store: Any, hits: Iterable[Any], query: str | None = None) -> Select
             label += f": {row['snippet']}"
         markers.append(Marker(clip=len(clips), offset_s=0.0, text=label, colour="GREEN"))
         clips.append(clip)
+    # sound-only hits: audio events counted at the timeline's rate, from 00:00:00:00
+    video_rates = [c.rate for c in clips if c is not None]
+    rate = edl_rate(video_rates[0]) if video_rates else None
+    rate = rate or Fraction(25)
+    for i, rank, h, aid, path, tc, row in sound:
+        a = round(Fraction(float(_get(h, "start_s"))) * rate)
+        b = max(a + 1, round(Fraction(float(_get(h, "end_s"))) * rate))
+        clips[i] = Clip(
+            asset_id=aid, path=path, segment_id=int(_get(h, "segment_id")),
+            segment_index=int(_get(h, "segment_index")), start_frame=a, end_frame=b,
+            start_s=Fraction(a) / rate, end_s=Fraction(b) / rate, rate=rate,
+            time_base=1 / rate, start_pts=a, end_pts=b, variable_rate=False,
+            score=float(_get(h, "score")), has_audio=True, has_video=False,
+            handle_lo_frame=a, handle_hi_frame=b, source_frames=b, tape=tc.reel,
+        )
+        row["tc_in"], row["tc_out"] = smpte(a, rate, False), smpte(b, rate, False)
+        row["duration"], row["fps"] = smpte(b - a, rate, False), ""
+        markers.append(Marker(clip=i, offset_s=0.0, text=f"#{rank} score {row['score']:.3f}"
+                              + (f" {query}" if query else ""), colour="GREEN"))
     names = reel_names(clips)  # the reel names the EDL of these hits uses
     for row in rows:
         row["reel"] = names.get(row["path"], row["reel"])
     warnings = []
     if skipped:
-        warnings.append(f"{skipped} hit(s) are stills or sound only: in a .csv shot list, "
-                        "not on a timeline")
+        warnings.append(f"{skipped} hit(s) are stills: in a .csv shot list, not on a timeline")
     reel = Reel(clips=clips, target_s=float(sum((c.duration_s for c in clips), Fraction(0))),
                 order="score", warnings=warnings)
     return Selects(reel=reel, markers=markers, rows=rows, warnings=warnings)

@@ -356,6 +356,28 @@ def test_cli_search_selects_and_highlights_edl(store, tmp_path):
     assert r.exit_code == 1
     assert r.stderr.strip().splitlines()[-1].startswith("error: cannot write an EDL: web_15fps")
     assert ".otio" in r.stderr and "Traceback" not in r.output
+    # sound-only hits: audio events (AA) at the timeline's rate, a gap in the picture
+    from tests.mediagen import make_tone
+
+    ingest_one(store, make_tone(tmp_path / "room_tone.wav", seconds=4.0), extractors=())
+    r = run(app, [*root, "search", "--path", "*room_tone*", "--json",
+                  "--out", str(tmp_path / "snd.edl")])
+    assert r.exit_code == 0, r.output
+    sound = json.loads(r.stdout)
+    ev = events((tmp_path / "snd.edl").read_text())
+    assert sound and [e[2] for e in ev] == ["AA"] * len(sound)
+    back = otio.adapters.read_from_string((tmp_path / "snd.edl").read_text(),
+                                          adapter_name="cmx_3600", rate=25)
+    assert [t.name for t in back.tracks] == ["A1", "A2"]
+    assert sorted(round(c.source_range.start_time.value) for c in back.tracks[0]) == sorted(
+        round(h["start_s"] * 25) for h in sound)
+    r = run(app, [*root, "search", "--path", "*", "--out", str(tmp_path / "both.otio")])
+    assert r.exit_code == 0, r.output
+    tl = otio.adapters.read_from_file(str(tmp_path / "both.otio"))
+    a1 = [c for c in tl.audio_tracks()[0].find_clips()]
+    assert sum(c.name.startswith("room_tone.wav") for c in a1) == len(sound)
+    assert all(not c.name.startswith("room_tone") for c in tl.video_tracks()[0].find_clips())
+
     r = run(app, [*root, "search", "--kind", "video", "--out", str(tmp_path / "x.edl"),
                   "--record-start", "25:99"])
     assert r.exit_code in (1, 2) and "bad timecode" in r.output
