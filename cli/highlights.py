@@ -39,7 +39,7 @@ def highlights_cmd(
     asset: Annotated[str | None, typer.Argument(help="Path, id or file name of a catalogued video.")] = None,
     duration: Annotated[float, typer.Option("--duration", "-d", min=0.0, help="Reel length (s).")] = 30.0,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help=".otio .edl .xml .json .mp4")
+        Path | None, typer.Option("--out", "-o", help=".otio .edl .xml (FCP7) .json .mp4")
     ] = None,
     query: Annotated[
         str | None, typer.Option("--query", "-q", help="Archive-wide: a search query.")
@@ -53,12 +53,18 @@ def highlights_cmd(
     ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Every score component.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    record_start: Annotated[str, typer.Option(
+        "--record-start", help="First record timecode of an .edl/.otio/.xml timeline.")
+    ] = "01:00:00:00",
 ) -> None:
     """Cut a highlight reel from one clip, or from the shots a search matches."""
     if (asset is None) == (query is None):
         raise typer.BadParameter("give either a PATH|ID or --query", param_hint="ASSET")
     from assetdb.highlights import highlights_for_asset, highlights_for_query, write_reel
+    from assetdb.highlights.edl import check_timecode
 
+    if out is not None:
+        check_timecode(record_start)
     st = store(ctx)
     kw = given(min_clip_s=min_clip, max_clip_s=max_clip, order=order, crossfade_s=crossfade)
     if query is not None:
@@ -72,7 +78,7 @@ def highlights_cmd(
     for w in reel.warnings:
         message(f"warning: {w}")
     if out is not None:
-        _write(reel, out, explain, write_reel)
+        _write(reel, out, explain, write_reel, record_start)
     if as_json:
         d = reel.to_dict(explain=explain)
         if out is not None:
@@ -88,9 +94,9 @@ def highlights_cmd(
     message(f"{len(reel.clips)} clips, {clock(reel.duration_s)}" + (f" -> {out}" if out else ""))
 
 
-def _write(reel, out: Path, explain: bool, write_reel) -> None:
+def _write(reel, out: Path, explain: bool, write_reel, record_start: str) -> None:
     if out.suffix.lower() != ".mp4" or not sys.stderr.isatty():
-        write_reel(reel, out, explain=explain, progress=None)
+        write_reel(reel, out, explain=explain, progress=None, record_start=record_start)
         return
     from rich.progress import Progress
 

@@ -85,6 +85,11 @@ def search_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Also write the hits: .edl .otio .xml (timeline, a marker per hit)"
+                            " or .csv (shot list).")] = None,
+    record_start: Annotated[str, typer.Option(
+        "--record-start", help="First record timecode of an exported timeline.")] = "01:00:00:00",
 ) -> None:
     """Search shots, stills and sounds by words, example image or example sound.
 
@@ -103,11 +108,23 @@ def search_command(
         validate_request(req)
     except QueryError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if out is not None:
+        from assetdb.highlights.edl import check_timecode
+
+        check_timecode(record_start)
     from assetdb.search import search
     st = store(ctx)
     req.device = resolve_device(device)
     hits = [h.to_dict() for h in search(st, req)]
     _emit(hits, as_json, as_csv, explain)
+    if out is not None and hits:
+        from assetdb.highlights.selects import export_hits
+
+        sel = export_hits(st, hits, out, query=query, record_start=record_start)
+        for w in sel.warnings:
+            message(f"warning: {w}")
+        n = len(sel.rows) if out.suffix.lower() == ".csv" else len(sel.reel.clips)
+        message(f"{n} {'rows' if out.suffix.lower() == '.csv' else 'clips'} -> {out}")
 
 
 @index_app.command("status")

@@ -6,7 +6,9 @@
 - :mod:`.selection`: choosing diverse, interesting windows within a duration budget,
   for one asset or for the shots a search matches.
 - :mod:`.reel`: clips and reels on their sources' frame grids, dissolves.
-- :mod:`.export`: OpenTimelineIO/EDL/FCP XML/JSON timelines and rendered MP4 reels.
+- :mod:`.export`: OpenTimelineIO/EDL/FCP XML/JSON timelines and rendered MP4 reels;
+  :mod:`.edl` the CMX3600 writer; :mod:`.selects` search hits as a timeline or shot list;
+  :mod:`.source` a source's start timecode and reel.
 """
 
 from assetdb.highlights.export import FORMATS, has_adapter, render_mp4, to_otio, write_reel

@@ -1,5 +1,7 @@
-"""Export a highlight reel: OpenTimelineIO, CMX3600 EDL, FCP XML (when an adapter is
-installed), JSON, or a rendered MP4.
+"""Export a highlight reel: OpenTimelineIO, CMX3600 EDL, FCP7 XML (xmeml, through
+``otio-fcp-adapter``), JSON, or a rendered MP4. FCPXML (FCP X) is not offered: the
+``otio-fcpx-xml-adapter`` 1.0 knows no 23.976/29.97/59.94 frame durations and probes
+media with an ``ffprobe`` binary.
 
 Times in the timeline are exact ``RationalTime`` values on each source's frame grid:
 
@@ -10,8 +12,12 @@ Times in the timeline are exact ``RationalTime`` values on each source's frame g
   real frame at that time;
 - other VFR: rate = 1 / stream time base, value = pts - first pts.
 
-Each clip's metadata["assetdb"] also records the source pts, time base, frame indices,
-score and fades.
+Constant-rate sources (and VFR on a constant grid) count from their start timecode:
+``source_range`` and ``available_range`` start at ``Clip.tc_start`` + the frame, as
+editors expect of a media reference. The timeline starts at the record start
+(``01:00:00:00`` by default). Each clip's metadata["assetdb"] also records the source
+pts, time base, frame indices, score and fades; ``metadata["cmx_3600"]["reel"]`` the
+8-character reel name the EDL uses. EDLs are written by :mod:`.edl`.
 """
 
 from __future__ import annotations
@@ -26,6 +32,17 @@ from typing import Any
 import numpy as np
 
 from assetdb.errors import AssetdbError, MediaError
+from assetdb.highlights.edl import (
+    DEFAULT_RECORD_START,
+    ExportError,
+    Marker,
+    drop_of,
+    edl_rate,
+    parse_timecode,
+    rate_refusal,
+    reel_names,
+    write_edl,
+)
 from assetdb.highlights.reel import Clip, Reel
 
 log = logging.getLogger(__name__)
@@ -43,19 +60,24 @@ AAC_FRAME = 1024
 
 def _clip_times(clip: Clip) -> tuple[float, float, float, float, float]:
     """(rate, start value, duration value, available start, available duration)."""
+    tc0 = float(clip.tc_start)
+    if not clip.has_video:  # sound only: frames of the timeline's rate
+        return (float(clip.rate), tc0 + clip.start_frame, clip.frames, tc0,
+                float(max(clip.source_frames, clip.end_frame)))
     from assetdb.media.grid import frame_grid
 
     g = frame_grid(clip.path)
     pts0 = int(g.pts[0])
     if not g.variable:
         r = float(g.rate)
-        return r, clip.start_frame, clip.frames, 0.0, float(g.n)
+        return r, tc0 + clip.start_frame, clip.frames, tc0, float(g.n)
     if g.on_rate_grid():
         k = g.time_base * g.rate
         s = (clip.start_pts - pts0) * k
         e = (clip.end_pts - pts0) * k
         total = (g.end_pts - pts0) * k
-        return float(g.rate), float(round(s)), float(round(e - s)), 0.0, float(round(total))
+        return (float(g.rate), tc0 + float(round(s)), float(round(e - s)), tc0,
+                float(round(total)))
     r = float(1 / g.time_base)
     return (
         r,
@@ -66,7 +88,25 @@ def _clip_times(clip: Clip) -> tuple[float, float, float, float, float]:
     )
 
 
-def to_otio(reel: Reel, name: str = "assetdb highlights") -> Any:
+def _record_start(reel: Reel, record_start: str) -> Any:
+    import opentimelineio as otio
+
+    rate = edl_rate(reel.rate) if reel.clips else None
+    if rate is None:  # a rate timecode cannot count: the timeline starts at zero
+        return otio.opentime.RationalTime(0, float(reel.rate))
+    frames = parse_timecode(record_start, rate, drop_of(reel.clips[0]))
+    return otio.opentime.RationalTime(frames, float(reel.rate))
+
+
+def to_otio(
+    reel: Reel,
+    name: str = "assetdb highlights",
+    *,
+    record_start: str = DEFAULT_RECORD_START,
+    markers: list[Marker] | None = None,
+) -> Any:
+    """The reel as an OTIO timeline (V1, and A1 when any clip has sound); ``markers``
+    become OTIO markers on their clips (Resolve and Premiere import them)."""
     import opentimelineio as otio
 
     RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
@@ -76,7 +116,8 @@ def to_otio(reel: Reel, name: str = "assetdb highlights") -> Any:
     tl.tracks.append(v1)
     any_audio = any(c.has_audio for c in reel.clips)
     if reel.clips:
-        tl.global_start_time = RT(0, float(reel.clips[0].rate))
+        tl.global_start_time = _record_start(reel, record_start)
+    reels = reel_names(reel.clips)
     for i, clip in enumerate(reel.clips):
         rate, s, d, av0, avd = _clip_times(clip)
 
@@ -94,17 +135,29 @@ def to_otio(reel: Reel, name: str = "assetdb highlights") -> Any:
                 target_url=Path(clip.path).resolve().as_uri(),
                 available_range=TR(RT(av0, rate), RT(avd, rate)),
             )
-            return otio.schema.Clip(
+            oc = otio.schema.Clip(
                 name=f"{Path(clip.path).name} #{clip.segment_index}",
                 media_reference=ref,
                 source_range=TR(RT(s, rate), RT(d, rate)),
-                metadata={"assetdb": {**clip.to_dict(), "reel_index": i, "track": kind}},
+                metadata={"assetdb": {**clip.to_dict(), "reel_index": i, "track": kind},
+                          "cmx_3600": {"reel": reels[clip.path]}},
             )
+            if kind == "video" or not clip.has_video:
+                for m in markers or []:
+                    if m.clip == i:
+                        at = RT(s + round(m.offset_s * rate), rate)
+                        oc.markers.append(otio.schema.Marker(
+                            name=m.text, marked_range=TR(at, RT(0, rate)),
+                            color=m.colour.upper()))
+            return oc
 
         pre, post = clip.xfade_in
         if pre + post:
             v1.append(_dissolve(pre, post, float(reel.rate)))
-        v1.append(make("video"))
+        if clip.has_video:
+            v1.append(make("video"))
+        else:
+            v1.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(d, rate))))
         if any_audio:
             if pre + post and clip.has_audio and reel.clips[i - 1].has_audio:
                 a1.append(_dissolve(pre, post, float(reel.rate)))
@@ -147,8 +200,12 @@ def write_reel(
     *,
     explain: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    record_start: str = DEFAULT_RECORD_START,
+    title: str = "assetdb highlights",
+    markers: list[Marker] | None = None,
 ) -> Path:
-    """Write ``reel`` in the format the suffix of ``out`` names."""
+    """Write ``reel`` in the format the suffix of ``out`` names (.otio .edl .xml = FCP7
+    xmeml, .json, .mp4). ``record_start`` is the timeline's first timecode."""
     out = Path(out)
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
@@ -162,31 +219,32 @@ def write_reel(
     if fmt == "mp4":
         render_mp4(reel, out, progress=progress)
         return out
+    if fmt == "cmx_3600":
+        text = write_edl(reel, title, record_start=record_start, markers=markers)
+        out.write_text(text, encoding="utf-8")
+        return out
     import opentimelineio as otio
 
     if not has_adapter(fmt):
-        raise AssetdbError(
-            f"no OpenTimelineIO adapter {fmt!r} is installed (FCP XML needs the "
-            "otio-fcp-adapter package); write .otio, .edl or .json instead"
+        package = {"fcp_xml": "otio-fcp-adapter"}.get(fmt)
+        raise ExportError(
+            f"no OpenTimelineIO adapter {fmt!r} is installed"
+            + (f" (install {package})" if package else "")
+            + "; write .otio, .edl or .json instead"
         )
-    tl = to_otio(reel)
-    if fmt == "cmx_3600":
-        # an EDL carries one video track; the audio edit mirrors it (AA channels)
-        tl = _video_only(tl)
-    otio.adapters.write_to_file(tl, str(out), adapter_name=fmt)
+    if not reel.clips:
+        raise ExportError("the timeline has no clips to write")
+    if fmt == "fcp_xml":  # xmeml counts frames at a timecode rate (timebase + ntsc flag)
+        for c in reel.clips:
+            why = rate_refusal(c, "no FCP XML")
+            if why:
+                raise ExportError(f"cannot write FCP XML: {why}")
+    tl = to_otio(reel, title, record_start=record_start, markers=markers)
+    try:
+        otio.adapters.write_to_file(tl, str(out), adapter_name=fmt)
+    except (otio.exceptions.OTIOError, ValueError) as exc:
+        raise ExportError(f"cannot write {out.name} ({fmt}): {exc}; write .otio instead") from None
     return out
-
-
-def _video_only(tl: Any) -> Any:
-    import copy
-
-    import opentimelineio as otio
-
-    t2 = copy.deepcopy(tl)
-    for tr in list(t2.tracks):
-        if tr.kind != otio.schema.TrackKind.Video:
-            t2.tracks.remove(tr)
-    return t2
 
 
 # ---------------------------------------------------------------- rendering

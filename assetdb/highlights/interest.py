@@ -50,6 +50,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from assetdb.errors import NotFound
+from assetdb.highlights.source import SourceTimecode, source_timecode
 from assetdb.schema import Asset, Segment, TextEntry, Vector
 from assetdb.schema.interest import InterestCurve, InterestShot
 
@@ -170,10 +171,7 @@ class AssetScores:
     hop_s: float
     t0_s: float
     curves: dict[str, list[float | None]]
-    # source timecode of the first frame (assetdb.timecode)
-    start_tc_frames: int = 0
-    tc_drop: bool | None = None  # None: drop-frame wherever the rate allows it
-    reel: str | None = None
+    timecode: SourceTimecode = field(default_factory=SourceTimecode)
 
     def second_scores(self) -> list[SecondScore]:
         return [s for shot in self.shots for s in shot.seconds]
@@ -450,9 +448,7 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
         hop_s=curve.hop_s,
         t0_s=curve.t0_s,
         curves=sig,
-        start_tc_frames=asset.start_tc_frames or 0,
-        tc_drop=bool(asset.tc_drop),
-        reel=asset.reel,
+        timecode=source_timecode(asset),
     )
 
 

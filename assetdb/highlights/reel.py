@@ -10,7 +10,7 @@ from itertools import pairwise
 from typing import Any
 
 from assetdb.highlights.interest import AssetScores, ShotScore
-from assetdb.timecode import range_timecodes
+from assetdb.timecode import frames_to_smpte, range_timecodes
 
 
 @dataclass
@@ -44,9 +44,11 @@ class Clip:
     width: int | None = None
     height: int | None = None
     source_frames: int = 0
-    start_tc_frames: int = 0  # the source's start timecode (assetdb.timecode)
-    tc_drop: bool | None = None  # None: drop-frame wherever the rate allows it
-    reel: str | None = None
+    # the source's start timecode (frames at its rate) and tape/reel name
+    tc_start: int = 0
+    tc_drop: bool | None = None  # None: drop-frame where the rate has it (29.97, 59.94)
+    tape: str | None = None
+    has_video: bool = True  # False: a sound-only source, on audio tracks only
 
     @property
     def duration_s(self) -> Fraction:
@@ -81,13 +83,19 @@ class Clip:
             "xfade_out": list(self.xfade_out),
             "tc_in": tc_in,
             "tc_out": tc_out,
-            "reel": self.reel,
+            "tc_start_frames": self.tc_start,
+            "reel": self.tape,
         }
 
     def timecodes(self) -> tuple[str | None, str | None]:
-        """Source timecodes of the clip (in inclusive, out exclusive)."""
-        return range_timecodes(self.start_s, self.end_s, self.rate,
-                               start_tc_frames=self.start_tc_frames, drop=self.tc_drop)
+        """Source timecodes of the clip (in inclusive, out exclusive): with a start
+        timecode, that plus the frame on the source's grid (as the EDL and OTIO count);
+        without one, by the rule of :mod:`assetdb.timecode`."""
+        if self.variable_rate or (not self.tc_start and self.tc_drop is None):
+            return range_timecodes(self.start_s, self.end_s, self.rate)
+        rate = self.rate if self.tc_drop is not False else Fraction(round(float(self.rate)))
+        return (frames_to_smpte(self.tc_start + self.start_frame, rate),
+                frames_to_smpte(self.tc_start + self.end_frame, rate))
 
 
 @dataclass
@@ -232,7 +240,7 @@ def make_clip(c: Candidate, g, a: int, b: int) -> Clip:
         handle_hi_frame=f_hi,
         handle_lo_s=g.time(f_lo),
         handle_hi_s=g.time(f_hi),
-        start_tc_frames=c.scores.start_tc_frames,
-        tc_drop=c.scores.tc_drop,
-        reel=c.scores.reel,
+        tc_start=c.scores.timecode.start_frames,
+        tc_drop=c.scores.timecode.drop,
+        tape=c.scores.timecode.reel,
     )

@@ -112,11 +112,14 @@ def test_ten_second_reel(hl_store, name, tmp_path):
     # EDL round trip through the CMX3600 adapter
     e = write_reel(reel, tmp_path / "reel.edl")
     edl = otio.adapters.read_from_file(str(e), adapter_name="cmx_3600", rate=float(g.rate))
-    eclips = list(edl.find_clips())
-    assert len(eclips) == len(reel.clips)
-    for ec, c in zip(eclips, reel.clips, strict=True):
-        assert round(ec.source_range.start_time.value) == c.start_frame
-        assert round(ec.source_range.duration.value) == c.frames
+    # picture and sound (AA/V) events: the same source frames on V, A1 and A2
+    assert len(edl.tracks) == (3 if reel.clips[0].has_audio else 1)
+    for track in edl.tracks:
+        eclips = list(track.find_clips())
+        assert len(eclips) == len(reel.clips)
+        for ec, c in zip(eclips, reel.clips, strict=True):
+            assert round(ec.source_range.start_time.value) == c.start_frame
+            assert round(ec.source_range.duration.value) == c.frames
 
     # JSON
     j = write_reel(reel, tmp_path / "reel.json", explain=True)

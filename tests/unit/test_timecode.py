@@ -152,6 +152,6 @@ def test_highlight_clips_carry_source_timecode() -> None:
     clip = Clip(asset_id=1, path="/m/tape.mxf", segment_id=1, segment_index=0, start_frame=50,
                 end_frame=75, start_s=Fraction(2), end_s=Fraction(3), rate=rate,
                 time_base=Fraction(1, 25), start_pts=50, end_pts=75, variable_rate=False,
-                score=0.5, has_audio=True, start_tc_frames=900000, tc_drop=False, reel="TAPE01")
+                score=0.5, has_audio=True, tc_start=900000, tc_drop=False, tape="TAPE01")
     d = clip.to_dict()
     assert (d["tc_in"], d["tc_out"], d["reel"]) == ("10:00:02:00", "10:00:03:00", "TAPE01")
