@@ -9,7 +9,7 @@ per-patch curve. Classes whose peak reaches ``STORE_MIN`` are kept (at most
 ``MAX_EVENTS`` per span, highest first).
 
 The span's semantic sound vector (space ``SPACE``) is the 521 class scores,
-max-pooled over the span's patches, square-rooted and L2-normalised (see
+mean-pooled over the span's patches, square-rooted and L2-normalised (see
 ``bench/sound_vectors.py`` for what was measured against the MFCC vector).
 """
 
@@ -70,10 +70,12 @@ class SoundEventsResult:
 
 
 def pool_vector(scores: np.ndarray) -> np.ndarray | None:
-    """The semantic sound vector of patches [N,521]: max-pooled, sqrt, unit length."""
+    """The semantic sound vector of patches [N,521]: mean-pooled, sqrt, unit length
+    (mean pooling ranked same-class clips first on the labelled sounds; max pooling
+    let one loud patch dominate: bench/sound_vectors.py)."""
     if len(scores) == 0:
         return None
-    v = np.sqrt(np.asarray(scores, dtype=np.float32).max(axis=0))
+    v = np.sqrt(np.asarray(scores, dtype=np.float32).mean(axis=0))
     n = float(np.linalg.norm(v))
     return (v / n).astype(np.float32) if n > 0 else None
 
