@@ -67,8 +67,10 @@ def resolve_sounds(names: list[str]) -> list[set[int]]:
     out = []
     for raw in names:
         k = _plain(raw)
-        found = keys.get(k) or (keys.get(k[:-1]) if k.endswith("s") else None) \
-            or (keys.get(k[:-2]) if k.endswith("es") else None)
+        found = set(keys.get(k, ()))
+        for suffix in ("s", "es"):  # "dogs" is Dog and "Canidae, dogs, wolves"
+            if k.endswith(suffix):
+                found |= keys.get(k[: -len(suffix)], set())
         if not found:
             close = difflib.get_close_matches(k, list(keys), n=5, cutoff=0.6)
             if not close:

