@@ -124,8 +124,8 @@ def store_faces(session: Session, work: AssetWork, result: Any, ext: Any) -> Non
 
 
 def store_audio(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
-    from assetdb.records import vector_to_bytes
     from assetdb.models.sound_features import DESC_SPACE, SPACE
+    from assetdb.records import vector_to_bytes
 
     aid = work.asset_id
     session.execute(delete(AudioSegment).where(AudioSegment.asset_id == aid))
