@@ -135,6 +135,10 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                 from assetdb.objects import segment_object_scores
 
                 obj_scores = segment_object_scores(s, list(req.objects))
+            elif req.sounds:  # the surest-heard first
+                from assetdb.sound_events import segment_sound_scores
+
+                obj_scores = segment_sound_scores(s, list(req.sounds))
         ids.sort(key=lambda i: -obj_scores.get(i, 0.0))  # stable: catalogue order on ties
         sources["filter"] = Ranked(scores={i: obj_scores.get(i, 0.0) for i in ids})
         weights["filter"] = 1.0

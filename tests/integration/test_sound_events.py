@@ -268,3 +268,46 @@ def test_music_starting_at_a_cut_is_an_interest_signal(archive) -> None:
     assert sum(WEIGHTS.values()) == pytest.approx(1.35)
     explained = scores.shots[2].explain()
     assert explained["weights"]["music_onset"] == WEIGHTS["music_onset"]
+
+
+# -- the command line ----------------------------------------------------------
+
+
+def _cli(store, *args: str, code: int = 0):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    base = ["--data-dir", str(store.settings.data_dir), "--database-url",
+            store.settings.database_url]
+    res = CliRunner().invoke(app, [*base, *args])
+    assert res.exit_code == code, (args, res.exit_code, res.output)
+    return res
+
+
+def test_cli_sound_filter_and_its_one_line_error(archive) -> None:
+    import json
+
+    hits = json.loads(_cli(archive, "search", "--sound", "Vehicle horn", "--json").stdout)
+    assert [Path(h["path"]).name for h in hits] == [HORN.name]
+    res = _cli(archive, "search", "--sound", "thundr", code=2)
+    assert "unknown sound 'thundr'" in res.output and "thunder" in res.output
+    hits = json.loads(_cli(archive, "search", "stormy weather", "--kind", "audio", "--explain",
+                           "--json").stdout)
+    assert hits[0]["sources"]["sound_events"]["rank"] == 1
+
+
+def test_no_audio_turns_sound_events_off_too(tmp_path: Path) -> None:
+    from assetdb.schema import StageRun
+    from tests.conftest import open_store
+
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(DOG, media / DOG.name)
+    st = open_store(tmp_path / "data")
+    _cli(st, "ingest", str(media), "--no-audio", "--no-transcripts", "--skip", "interest",
+         "--json")
+    with st.session() as s:
+        stages = set(s.execute(select(StageRun.stage)).scalars())
+    st.close()
+    assert "catalogue" in stages and not stages & {"audio", "sound_events"}
