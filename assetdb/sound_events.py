@@ -162,15 +162,20 @@ def has_sound_events(session: Session) -> bool:
 
 
 def asset_details(session: Session, asset_id: int) -> dict[str, Any]:
-    """``assets show`` section: per segment, the sounds heard (peak >= LABEL_MIN)."""
+    """``assets show`` section: per segment, the sounds heard (peak >= LABEL_MIN), in
+    the order they start."""
+    from assetdb.schema import Segment
+
     rows = session.execute(
-        select(SoundEvent).where(SoundEvent.asset_id == asset_id,
-                                 SoundEvent.max_score >= LABEL_MIN)
-        .order_by(SoundEvent.start_ms, SoundEvent.max_score.desc())
-    ).scalars().all()
+        select(Segment.index, SoundEvent.label, SoundEvent.max_score, SoundEvent.start_ms,
+               SoundEvent.end_ms)
+        .join(Segment, Segment.id == SoundEvent.segment_id)
+        .where(SoundEvent.asset_id == asset_id, SoundEvent.max_score >= LABEL_MIN)
+        .order_by(Segment.index, SoundEvent.start_ms, SoundEvent.max_score.desc())
+    ).all()
     if not rows:
         return {}
     return {"sound_events": [
-        {"segment_id": r.segment_id, "label": r.label, "score": round(r.max_score, 2),
-         "start_s": r.start_ms / 1000.0, "end_s": r.end_ms / 1000.0} for r in rows
+        {"segment": idx, "label": label, "score": round(score, 2), "start_s": a / 1000.0,
+         "end_s": b / 1000.0} for idx, label, score, a, b in rows
     ]}
