@@ -296,6 +296,9 @@ def test_cli_sound_filter_and_its_one_line_error(archive) -> None:
     hits = json.loads(_cli(archive, "search", "stormy weather", "--kind", "audio", "--explain",
                            "--json").stdout)
     assert hits[0]["sources"]["sound_events"]["rank"] == 1
+    shown = json.loads(_cli(archive, "assets", "show", str(archive.ids["video"]), "--json").stdout)
+    heard = {(e["segment"], e["label"]) for e in shown["sound_events"]}
+    assert (0, "Dog") in heard and (1, "Thunder") in heard and (0, "Thunder") not in heard
 
 
 def test_no_audio_turns_sound_events_off_too(tmp_path: Path) -> None:
