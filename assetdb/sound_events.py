@@ -18,7 +18,6 @@ in common with their file names.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 from pathlib import Path
@@ -28,8 +27,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assetdb.errors import QueryError
 from assetdb.models.sound_events import LABEL_MIN
+from assetdb.models.yamnet import resolve_sounds
 from assetdb.schema import SoundEvent
 
 log = logging.getLogger(__name__)
@@ -39,46 +38,6 @@ log = logging.getLogger(__name__)
 # ("birds singing" -> Singing), unrelated ones stay below 0.35.
 SIM_MIN = 0.5
 TOP_CLASSES = 8
-
-
-def _plain(s: str) -> str:
-    return " ".join(s.lower().replace("-", " ").split())
-
-
-def _label_keys() -> dict[str, set[int]]:
-    """name or name part (lower case, singular too) -> class indexes."""
-    from assetdb.models.yamnet import class_names
-
-    keys: dict[str, set[int]] = {}
-    for i, name in enumerate(class_names()):
-        parts = {name, *name.split(",")}
-        for p in parts:
-            k = _plain(p)
-            if not k:
-                continue
-            keys.setdefault(k, set()).add(i)
-    return keys
-
-
-def resolve_sounds(names: list[str]) -> list[set[int]]:
-    """Class indexes for each ``--sound`` name; QueryError naming close labels when
-    one is unknown."""
-    keys = _label_keys()
-    out = []
-    for raw in names:
-        k = _plain(raw)
-        found = set(keys.get(k, ()))
-        for suffix in ("s", "es"):  # "dogs" is Dog and "Canidae, dogs, wolves"
-            if k.endswith(suffix):
-                found |= keys.get(k[: -len(suffix)], set())
-        if not found:
-            close = difflib.get_close_matches(k, list(keys), n=5, cutoff=0.6)
-            if not close:
-                close = sorted(x for x in keys if k and k in x)[:5]
-            hint = f"; close: {', '.join(close)}" if close else ""
-            raise QueryError(f"unknown sound {raw!r} (AudioSet labels){hint}")
-        out.append(set(found))
-    return out
 
 
 def segment_sound_scores(session: Session, names: list[str]) -> dict[int, float]:

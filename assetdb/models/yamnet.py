@@ -19,6 +19,7 @@ ontology (CC BY 4.0).
 from __future__ import annotations
 
 import csv
+import difflib
 import logging
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assetdb.errors import QueryError
 from assetdb.models.base import Model, package_file
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,44 @@ def class_names() -> tuple[str, ...]:
     if len(names) != N_CLASSES:
         raise ValueError(f"yamnet_class_map.csv has {len(names)} classes, expected {N_CLASSES}")
     return names
+
+
+def _plain(s: str) -> str:
+    return " ".join(s.lower().replace("-", " ").split())
+
+
+def _label_keys() -> dict[str, set[int]]:
+    """AudioSet name or comma-separated part of one, lower case -> class indexes."""
+    keys: dict[str, set[int]] = {}
+    for i, name in enumerate(class_names()):
+        parts = {name, *name.split(",")}
+        for p in parts:
+            k = _plain(p)
+            if not k:
+                continue
+            keys.setdefault(k, set()).add(i)
+    return keys
+
+
+def resolve_sounds(names: list[str]) -> list[set[int]]:
+    """Class indexes for each ``--sound`` name; QueryError naming close labels when
+    one is unknown."""
+    keys = _label_keys()
+    out = []
+    for raw in names:
+        k = _plain(raw)
+        found = set(keys.get(k, ()))
+        for suffix in ("s", "es"):  # "dogs" is Dog and "Canidae, dogs, wolves"
+            if k.endswith(suffix):
+                found |= keys.get(k[: -len(suffix)], set())
+        if not found:
+            close = difflib.get_close_matches(k, list(keys), n=5, cutoff=0.6)
+            if not close:
+                close = sorted(x for x in keys if k and k in x)[:5]
+            hint = f"; close: {', '.join(close)}" if close else ""
+            raise QueryError(f"unknown sound {raw!r} (AudioSet labels){hint}")
+        out.append(set(found))
+    return out
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:

@@ -104,7 +104,7 @@ def validate_request(req: SearchRequest) -> SearchRequest:
             raise QueryError(f"the weight of {name} cannot be negative")
     if req.sounds:
         # the label list is a csv inside the installed model package: no model loads
-        from assetdb.sound_events import resolve_sounds
+        from assetdb.models.yamnet import resolve_sounds
 
         resolve_sounds(list(req.sounds))
     if req.query is not None and not req.query.strip() and not req.has_ranking():

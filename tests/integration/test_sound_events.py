@@ -315,3 +315,17 @@ def test_no_audio_turns_sound_events_off_too(tmp_path: Path) -> None:
         stages = set(s.execute(select(StageRun.stage)).scalars())
     st.close()
     assert "catalogue" in stages and not stages & {"audio", "sound_events"}
+
+
+def test_an_unknown_sound_is_refused_before_anything_heavy_loads(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.integration.test_cli import HEAVY, PROBE, _env
+
+    res = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), "--data-dir",
+                          str(tmp_path), "search", "--sound", "thundr"], check=False,
+                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120)
+    assert res.stdout.strip().splitlines()[-1] == "EXIT 2 []", res.stderr
+    assert "unknown sound 'thundr'" in res.stderr
