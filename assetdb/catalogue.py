@@ -25,6 +25,7 @@ DETAIL_PROVIDERS: list[str] = [
     "assetdb.objects:asset_details",
     "assetdb.highlights:detail_rows",
     "assetdb.sound:asset_details",
+    "assetdb.sound_events:asset_details",
     "assetdb.faces:asset_details",
 ]
 

@@ -36,7 +36,9 @@ def ingest(
     no_faces: Annotated[bool, typer.Option("--no-faces", help="No face detection.")] = False,
     no_objects: Annotated[bool, typer.Option("--no-objects", help="No object detection.")] = False,
     no_ocr: Annotated[bool, typer.Option("--no-ocr", help="No on-screen text (OCR).")] = False,
-    no_audio: Annotated[bool, typer.Option("--no-audio", help="No audio features.")] = False,
+    no_audio: Annotated[
+        bool, typer.Option("--no-audio", help="No audio features and no sound events.")
+    ] = False,
     no_transcripts: Annotated[
         bool, typer.Option("--no-transcripts", help="No speech transcription.")
     ] = False,
@@ -67,6 +69,8 @@ def ingest(
                                                  no_transcripts), strict=True):
         if flag:
             disabled.add(name)
+            if name == "audio":
+                disabled.add("sound_events")
     names = [n for n in only if n != "catalogue"] if only else None
     unknown = [n for n in (names or []) + sorted(disabled) if n not in ext_registry.REGISTRY]
     if unknown:

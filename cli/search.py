@@ -3,7 +3,7 @@
 JSON output (``--json``, stable): a list of hits, best first, each
 ``{"asset_id", "path", "kind", "segment_id", "segment_index", "start_s", "end_s",
 "tc_in", "tc_out", "score", "thumbnail", "snippet", "sources": {name: {"rank",
-"score", "contribution"}}}``; source names: visual, like, text, transcript, sound,
+"score", "contribution"}}}``; source names: visual, like, text, transcript, sound, sound_events,
 filter. ``--csv`` and piped TSV carry the same fields, ``sources`` flattened to
 ``<name>_rank``/``<name>_score`` columns.
 """
@@ -22,7 +22,7 @@ from cli.output import message, print_json, print_line, print_record, print_rows
 
 FIELDS = ["score", "path", "kind", "asset_id", "segment_id", "segment_index", "start_s", "end_s",
           "tc_in", "tc_out", "thumbnail", "snippet"]
-SOURCES = ["visual", "like", "text", "transcript", "sound"]
+SOURCES = ["visual", "like", "text", "transcript", "sound", "sound_events"]
 TABLE = ["#", "score", "path", "in", "out", "kind", "seg"]
 
 index_app = group(help="Vector index: status and rebuild (switch model).")
@@ -79,6 +79,9 @@ def search_command(
         "--person", help="Shots with this person; repeated: shots with ALL of them.")] = None,
     obj: Annotated[list[str] | None, typer.Option(
         "--object", help="Shots with this object; repeated: shots with ALL of them.")] = None,
+    sound: Annotated[list[str] | None, typer.Option(
+        "--sound", help="Segments where this sound is heard (an AudioSet label: dog, "
+        "car horn, applause...); repeated: ALL of them.")] = None,
     sounds_like: Annotated[Path | None, typer.Option("--sounds-like", help="Segments that sound like this file.")] = None,
     sounds_like_shot: Annotated[int | None, typer.Option("--sounds-like-shot", help="Sound like this segment id.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show each source's rank and share.")] = False,
@@ -100,7 +103,7 @@ def search_command(
         query=query, like_image=like, like_shot=like_shot, kind=kind, path=path,
         after=after, before=before, min_duration=min_duration, max_duration=max_duration,
         per_asset=per_asset, cutoff=cutoff, persons=list(person or []),
-        objects=list(obj or []), sounds_like=sounds_like, sounds_like_shot=sounds_like_shot,
+        objects=list(obj or []), sounds=list(sound or []), sounds_like=sounds_like, sounds_like_shot=sounds_like_shot,
         explain=explain, **given(limit=limit),
     )
     # checked before the store and any model are loaded

@@ -167,6 +167,36 @@ def store_audio(session: Session, work: AssetWork, result: Any, ext: Any) -> Non
     )  # fmt: skip
 
 
+def store_sound_events(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
+    from assetdb.models.sound_events import SPACE
+    from assetdb.schema import SoundEvent
+
+    aid = work.asset_id
+    session.execute(delete(SoundEvent).where(SoundEvent.asset_id == aid))
+    ids = segment_ids(session, aid)
+    for sp in result.spans:
+        sid = ids.get(sp.index) if sp.index is not None else None
+        for e in sp.events:
+            session.add(
+                SoundEvent(
+                    asset_id=aid, segment_id=sid, class_index=e.class_index, label=e.label,
+                    max_score=e.max_score, mean_score=e.mean_score,
+                    start_ms=round(e.start_s * 1000), end_ms=round(e.end_s * 1000),
+                    curve_t0_ms=round(e.curve_t0_s * 1000), curve=e.curve, model=result.model,
+                )
+            )  # fmt: skip
+    replace_texts(
+        session, aid, "sound",
+        [TextRow("; ".join(sp.labels()), _opt_int(sp.index), round(sp.start_s, 3),
+                 round(sp.end_s, 3)) for sp in result.spans],
+    )  # fmt: skip
+    replace_vectors(
+        session, aid, SPACE,
+        [VectorRow(sp.vector, _opt_int(sp.index), round(sp.start_s, 3))
+         for sp in result.spans if sp.vector is not None],
+    )  # fmt: skip
+
+
 def store_transcript(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
     from indexer.extractors.transcribe import SPACE
 
@@ -247,6 +277,7 @@ STORES: dict[str, StoreFn] = {
     "ocr": store_ocr,
     "faces": store_faces,
     "audio": store_audio,
+    "sound_events": store_sound_events,
     "transcript": store_transcript,
     "interest": store_interest,
 }

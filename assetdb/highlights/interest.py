@@ -4,8 +4,8 @@ Inputs are the signals the "interest" extractor measured from the media
 (``interest_curves`` / ``interest_shots``) plus, only when their tables exist and hold
 rows for the asset, what other extractors stored: faces (``faces``), speech
 (``texts`` source "transcript"), objects (``texts`` source "objects"), visual
-embeddings (``vectors`` space "concepts:..." or "clip:...") and audio features
-(``vectors`` space "audio:mfcc180@1").
+embeddings (``vectors`` space "concepts:..." or "clip:...") audio features
+(``vectors`` space "audio:mfcc180@1") and sound events (``sound_events``).
 
 Formula (every term is reported by ``explain``)::
 
@@ -21,8 +21,18 @@ Formula (every term is reported by ``explain``)::
       objects         = min(1, distinct object labels / 5)
       visual_novelty  = min(1, (1 - cos(shot embedding, mean of the other shots)) / 0.5)
       audio_novelty   = same on the audio:mfcc180@1 vectors
+      laughter        = peak YAMNet score in the shot of Laughter, Baby laughter, Giggle,
+                        Snicker, Belly laugh, Chuckle (table ``sound_events``)
+      applause        = same for Applause, Clapping
+      cheering        = same for Cheering, Whoop
+      crowd           = same for Crowd, Hubbub (speech babble)
+      music_onset     = largest rise of the Music score within 2 s (5 patches), the
+                        previous shot's last value included: music starting at a cut
     weights w: motion .20, change .05, novelty .10, loudness .15, onset .10,
-               speech .10, faces .10, objects .05, visual_novelty .10, audio_novelty .05
+               speech .10, faces .10, objects .05, visual_novelty .10, audio_novelty .05,
+               laughter .10, applause .10, cheering .05, crowd .05, music_onset .05
+               (audience reactions weigh like speech or faces: an editor cuts to them;
+               crowd and music starts are weaker hints)
     base   = sum(w_i c_i) / sum(w_i)     over the components available for this asset
     gate   = (1 - blank) * (0.5 + 0.5 sharp) * exposure
              blank    = fraction of black / white / flat samples
@@ -67,7 +77,21 @@ WEIGHTS: dict[str, float] = {
     "objects": 0.05,
     "visual_novelty": 0.10,
     "audio_novelty": 0.05,
+    "laughter": 0.10,
+    "applause": 0.10,
+    "cheering": 0.05,
+    "crowd": 0.05,
+    "music_onset": 0.05,
 }
+# AudioSet class indexes (YAMNet output order) behind each sound-event component
+SOUND_COMPONENTS: dict[str, tuple[int, ...]] = {
+    "laughter": (13, 14, 15, 16, 17, 18),
+    "applause": (62, 58),
+    "cheering": (61, 8),
+    "crowd": (64, 65),
+}
+MUSIC_CLASS = 132
+MUSIC_RISE_PATCHES = 5  # 0.48 s apart: a rise within ~2 s
 VISUAL_SPACE_PREFIXES = ("concepts:", "clip:")
 AUDIO_SPACE = "audio:mfcc180@1"
 SHORT_SHOT_S = 2.0
@@ -231,6 +255,44 @@ def _faces_per_segment(
     return out
 
 
+def _sound_components(session: Session, segs: list[Segment]) -> dict[int, dict[str, float]]:
+    """segment id -> the sound-event components (empty when the asset has no sound
+    events: the components then drop out)."""
+    if not segs or not _has_table(session, "sound_events"):
+        return {}
+    from assetdb.schema import SoundEvent
+
+    wanted = sorted({c for cs in SOUND_COMPONENTS.values() for c in cs} | {MUSIC_CLASS})
+    asset_id = segs[0].asset_id
+    if session.execute(select(SoundEvent.id).where(SoundEvent.asset_id == asset_id).limit(1)
+                       ).first() is None:
+        return {}
+    rows = session.execute(
+        select(SoundEvent.segment_id, SoundEvent.class_index, SoundEvent.max_score,
+               SoundEvent.curve).where(SoundEvent.asset_id == asset_id,
+                                       SoundEvent.class_index.in_(wanted))
+    ).all()
+    peak: dict[tuple[int, int], float] = {}
+    music: dict[int, list[float]] = {}
+    for sid, c, score, curve in rows:
+        peak[(sid, c)] = max(peak.get((sid, c), 0.0), float(score))
+        if c == MUSIC_CLASS:
+            music[sid] = [float(x) for x in curve or []]
+    out: dict[int, dict[str, float]] = {}
+    prev_last = 0.0
+    for seg in segs:
+        comps = {name: max((peak.get((seg.id, c), 0.0) for c in cs), default=0.0)
+                 for name, cs in SOUND_COMPONENTS.items()}
+        m = [prev_last, *music.get(seg.id, [])]
+        rise = 0.0
+        for i in range(1, len(m)):
+            rise = max(rise, m[i] - min(m[max(0, i - MUSIC_RISE_PATCHES) : i]))
+        comps["music_onset"] = _clip01(rise)
+        prev_last = m[-1] if len(m) > 1 else 0.0
+        out[seg.id] = comps
+    return out
+
+
 def _mean_vectors(
     session: Session, asset_id: int, spaces: Iterable[str]
 ) -> tuple[str | None, dict[int, np.ndarray]]:
@@ -334,6 +396,9 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
     aspace, avecs = _mean_vectors(session, asset.id, [AUDIO_SPACE])
     if aspace:
         features.append(aspace)
+    sounds = _sound_components(session, list(segs))
+    if sounds:
+        features.append("sound_events")
     vnov = _embedding_novelty(vvecs)
     anov = _embedding_novelty(avecs)
     has_audio = curve.audio_state == "ok"
@@ -368,6 +433,8 @@ def score_asset(session: Session, asset: Asset) -> AssetScores:
             "visual_novelty": vnov.get(seg.id) if vspace else None,
             "audio_novelty": anov.get(seg.id) if aspace else None,
         }
+        for name in (*SOUND_COMPONENTS, "music_onset"):
+            extra[name] = sounds[seg.id][name] if sounds and seg.id in sounds else None
         if faces:
             n, size = faces.get(seg.id, (0, 0.0))
             extra["faces"] = 0.5 * min(1.0, n / 3.0) + 0.5 * size

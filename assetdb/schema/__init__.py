@@ -17,7 +17,13 @@ from assetdb.schema.catalogue import (
 )
 from assetdb.schema.faces import Face, FaceRejection, Person  # noqa: F401
 from assetdb.schema.interest import InterestCurve, InterestShot
-from assetdb.schema.sound import AudioSegment, AudioTrack, Transcript, TranscriptSegment  # noqa: F401
+from assetdb.schema.sound import (  # noqa: F401
+    AudioSegment,
+    AudioTrack,
+    SoundEvent,
+    Transcript,
+    TranscriptSegment,
+)
 from assetdb.schema.visual import ObjectDetection, OcrLine, SegmentObject
 
 __all__ = [

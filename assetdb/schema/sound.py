@@ -115,3 +115,28 @@ class TranscriptSegment(Base):
     @property
     def end_s(self) -> float:
         return self.end_ms / 1000.0
+
+
+class SoundEvent(Base):
+    """One AudioSet class heard in a segment (a shot of a video, a window of an audio
+    file), from the "sound_events" extractor (YAMNet): its peak and mean score over
+    the segment's 0.96 s patches, when it was first and last heard above
+    ``SOUND_EVENT_ON`` (ms, asset time), and its score per patch (``curve``, one
+    value per 0.48 s from ``curve_t0_ms``) so a timeline can be drawn."""
+
+    __tablename__ = "sound_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), index=True
+    )
+    class_index: Mapped[int] = mapped_column(Integer)  # YAMNet output index, 0..520
+    label: Mapped[str] = mapped_column(String(128), index=True)  # AudioSet display name
+    max_score: Mapped[float] = mapped_column(Float)
+    mean_score: Mapped[float] = mapped_column(Float)
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    curve_t0_ms: Mapped[int] = mapped_column(BigInteger)
+    curve: Mapped[list[float]] = mapped_column(JSON, default=list)
+    model: Mapped[str] = mapped_column(String(64))

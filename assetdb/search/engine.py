@@ -13,12 +13,16 @@ Each source ranks segments (shots, stills, audio windows) on its own:
 ``transcript``  the query embedded by all-MiniLM-L6-v2 against transcript lines
                 (space ``transcript:all-MiniLM-L6-v2``), i.e. paraphrases of speech.
 ``sound``       ``assetdb.sound.similar_segments`` for ``sounds_like*``.
+``sound_events`` the query embedded by all-MiniLM-L6-v2 against the AudioSet class
+                names of the stored sound events (``assetdb.sound_events``): a segment
+                scores peak class score x name cosine, so "thunder during a storm"
+                finds Thunder.
 
 Scores of different sources (and of one source across queries) are not comparable,
 so they are fused by reciprocal rank: ``sum_s w_s / (RRF_K + rank_s)``, ranks taken
 after filtering. There is no absolute similarity cutoff; ``cutoff`` keeps hits whose
 fused score is at least that fraction of the best one. Filters (kind, path glob,
-creation time, segment duration, persons, objects) narrow the candidates; all of them
+creation time, segment duration, persons, objects, sounds) narrow the candidates; all of them
 must hold (several persons or objects: shots with every one of them).
 """
 
@@ -42,6 +46,7 @@ from assetdb.search.sources import (
     fts_source,
     search_space,
     shot_vector,
+    sound_events_source,
     sound_source,
     space_has_vectors,
 )
@@ -105,6 +110,14 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                 sources["transcript"] = ranked
             except ModelUnavailable as exc:
                 log.warning("transcript search skipped: %s", exc)
+    if query:
+        try:
+            events = sound_events_source(store, query)
+        except ModelUnavailable as exc:
+            events = None
+            log.warning("sound-event search skipped: %s", exc)
+        if events is not None:
+            sources["sound_events"] = events
     if req.sounds_like or req.sounds_like_shot is not None:
         sources["sound"] = sound_source(store, req, FILTERED_SCAN_MAX if filtered else k)
 
@@ -122,6 +135,10 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                 from assetdb.objects import segment_object_scores
 
                 obj_scores = segment_object_scores(s, list(req.objects))
+            elif req.sounds:  # the surest-heard first
+                from assetdb.sound_events import segment_sound_scores
+
+                obj_scores = segment_sound_scores(s, list(req.sounds))
         ids.sort(key=lambda i: -obj_scores.get(i, 0.0))  # stable: catalogue order on ties
         sources["filter"] = Ranked(scores={i: obj_scores.get(i, 0.0) for i in ids})
         weights["filter"] = 1.0
@@ -166,6 +183,8 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                 t = sources[name].best_t[seg]
                 break
         snippet = sources["text"].snippets.get(seg) if "text" in sources else None
+        if snippet is None and "sound_events" in sources:
+            snippet = sources["sound_events"].snippets.get(seg)
         hits.append(
             SearchHit(
                 asset_id=si.asset_id, path=si.path, kind=si.kind, segment_id=seg,

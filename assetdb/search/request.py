@@ -14,7 +14,8 @@ from pathlib import Path
 from assetdb.errors import QueryError
 
 KINDS = ("video", "image", "audio")
-DEFAULT_WEIGHTS = {"visual": 1.0, "like": 1.0, "text": 1.0, "transcript": 0.8, "sound": 1.0}
+DEFAULT_WEIGHTS = {"visual": 1.0, "like": 1.0, "text": 1.0, "transcript": 0.8, "sound": 1.0,
+                   "sound_events": 1.0}
 SOURCES = tuple(DEFAULT_WEIGHTS)
 
 
@@ -34,6 +35,7 @@ class SearchRequest:
     cutoff: float | None = None  # keep fused score >= cutoff * best
     persons: list[str] = field(default_factory=list)  # every one of them in the shot
     objects: list[str] = field(default_factory=list)  # every one of them in the shot
+    sounds: list[str] = field(default_factory=list)  # AudioSet labels, every one heard
     sounds_like: Path | None = None
     sounds_like_shot: int | None = None
     explain: bool = False
@@ -53,6 +55,7 @@ class SearchRequest:
         return bool(
             self.kind or self.path or self.after or self.before or self.min_duration is not None
             or self.max_duration is not None or self.persons or self.objects
+            or self.sounds
         )
 
 
@@ -99,6 +102,11 @@ def validate_request(req: SearchRequest) -> SearchRequest:
             raise QueryError(f"unknown search source {name!r}; expected one of {', '.join(SOURCES)}")
         if w < 0:
             raise QueryError(f"the weight of {name} cannot be negative")
+    if req.sounds:
+        # the label list is a csv inside the installed model package: no model loads
+        from assetdb.models.yamnet import resolve_sounds
+
+        resolve_sounds(list(req.sounds))
     if req.query is not None and not req.query.strip() and not req.has_ranking():
         raise QueryError("the query is empty: give words to look for, --like, --like-shot "
                          "or --sounds-like")

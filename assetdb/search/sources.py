@@ -1,6 +1,6 @@
 """The ranking sources of a search: each turns the request into segment ids with its
-own scores (the visual/like FAISS index, full text, transcript sentences, sound), plus
-the persons/objects filters that narrow the candidates."""
+own scores (the visual/like FAISS index, full text, transcript sentences, sound, sound
+events), plus the persons/objects/sounds filters that narrow the candidates."""
 
 from __future__ import annotations
 
@@ -166,4 +166,23 @@ def filter_segments(store, req: SearchRequest) -> set[int] | None:
         if req.objects:
             found = set(segment_ids_for_objects(s, list(req.objects)))
             allowed = found if allowed is None else allowed & found
+        if req.sounds:
+            from assetdb.sound_events import segment_sound_scores
+
+            found = set(segment_sound_scores(s, list(req.sounds)))
+            allowed = found if allowed is None else allowed & found
     return allowed
+
+
+def sound_events_source(store, query: str) -> Ranked | None:
+    """The query's meaning against the AudioSet class names of the stored sound
+    events (``assetdb.sound_events``); None when nothing was analysed for sound events."""
+    from assetdb.sound_events import has_sound_events, semantic_scores
+
+    ranked = Ranked()
+    with store.session() as s:
+        if not has_sound_events(s):
+            return None
+        for seg, (score, label) in semantic_scores(s, query, store.settings.model_dir).items():
+            ranked.put(int(seg), score, snippet=f"sound: {label}")
+    return ranked

@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "clip": "indexer.extractors.clip:ClipExtractor",
     "faces": "indexer.extractors.faces:FacesExtractor",
     "audio": "indexer.extractors.sound:AudioFeatures",
+    "sound_events": "indexer.extractors.sound_events:SoundEventsExtractor",
     "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
     "interest": "indexer.extractors.interest:InterestExtractor",
 }
@@ -24,8 +25,8 @@ REGISTRY: dict[str, str] = {
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
 # "concepts" stands for the database's visual embedder (concepts or an open_clip model,
 # whichever the catalogue was indexed with; see assetdb.spaces.visual_extractor).
-DEFAULT_EXTRACTORS: list[str] = ["concepts", "objects", "ocr", "faces", "audio", "transcript",
-                                  "interest"]
+DEFAULT_EXTRACTORS: list[str] = ["concepts", "objects", "ocr", "faces", "audio", "sound_events",
+                                  "transcript", "interest"]
 
 _cache: dict[tuple[str, str], Extractor] = {}
 
