@@ -225,3 +225,24 @@ def test_sequence_frame_grid_and_audio(library: Path) -> None:
     g = frame_grid(seq)
     assert (g.n, g.rate, g.variable) == (12, 25, False)  # the gap's frames are held
     assert decode_audio(seq).status == "no_audio"
+
+
+def test_selects_edl_uses_the_catalogued_source_timecode(module_store, ingested, tmp_path) -> None:
+    """The start timecode and reel read from the MXF header reach the EDL an editor
+    conforms by (through the stored row, not a test-made clip)."""
+    import opentimelineio as otio
+
+    from assetdb.highlights.selects import export_hits
+
+    hits = search(module_store, SearchRequest(path="*tape dnxhd.mxf", kind="video", limit=5))
+    assert hits, "the MXF has no shots"
+    out = tmp_path / "selects.edl"
+    export_hits(module_store, hits[:1], out)
+    text = out.read_text()
+    event = next(line for line in text.splitlines() if line[:3].isdigit())
+    assert event.split()[1] == "TAPE01"
+    assert event.split()[4] == "10:00:00:00"  # source in = the tape's start timecode
+    assert "FCM: NON-DROP FRAME" in text
+    tl = otio.adapters.read_from_string(text, "cmx_3600", rate=25)
+    clip = tl.video_tracks()[0][0]
+    assert clip.source_range.start_time.to_timecode(25) == "10:00:00:00"
