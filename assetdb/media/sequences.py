@@ -12,9 +12,13 @@ frame's name and content).
 extension. DPX and EXR always; TIFF/PNG/JPEG only when the first frame carries no
 camera EXIF (a folder of ``IMG_0001.JPG`` photos stays a folder of stills).
 
-**Rate.** The first frame's header (DPX film/TV header frame rate, EXR
-``framesPerSecond``), else ``$ASSETDB_SEQUENCE_FPS``, else 24; where it came from is
-recorded on the asset (tag ``sequence_rate_source``).
+**Rate.** A sidecar beside the frames says it first: ``<name>.fps`` for the sequence
+``<name>.####.ext`` (``plate.fps`` for ``plate.1001.dpx``), else ``sequence.fps`` in the
+folder, holding one rate (``24``, ``25``, ``23.976`` or ``24000/1001``); a person wrote
+it, and scanned plates often carry a wrong header. Else the first frame's header (DPX
+film/TV header frame rate, EXR ``framesPerSecond``), else ``$ASSETDB_SEQUENCE_FPS``,
+else 24. Where it came from is recorded on the asset (tag ``sequence_rate_source``:
+sidecar, header or default).
 
 **Gaps.** Missing frame numbers are reported as a warning; the clip keeps its frame
 grid (frame N is at ``(N - first) / rate``) and a missing frame shows the frame before
@@ -49,6 +53,7 @@ ALWAYS_SEQUENCE_EXTS = {".dpx", ".exr"}
 MIN_FRAMES = 2
 DEFAULT_FPS = Fraction(24)
 FPS_ENV = "ASSETDB_SEQUENCE_FPS"
+SIDECAR_FPS = "sequence.fps"
 CAMERA_EXIF_TAGS = (0x010F, 0x0110, 0x9003)  # Make, Model, DateTimeOriginal
 # a frame-numbered file: head ending in "." "_" or "-", the number, the extension
 FRAME_RE = re.compile(r"^(?P<head>.*[._-])(?P<num>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
@@ -303,20 +308,41 @@ def read_header(path: Path) -> FrameHeader:
     return FrameHeader()
 
 
+def parse_rate(raw: str, where: str) -> Fraction:
+    """A frame rate written by a person: ``25``, ``23.976`` (NTSC rates snap to their
+    exact fraction), ``24000/1001``."""
+    try:
+        rate = Fraction(raw.strip())
+    except (ValueError, ZeroDivisionError):
+        raise MediaError(f"{where}: {raw.strip()!r} is not a frame rate") from None
+    if rate <= 0:
+        raise MediaError(f"{where}: {raw.strip()!r} is not a frame rate")
+    for n in (24, 30, 48, 60):  # 23.976 means 24000/1001, as every tool writes it
+        ntsc = Fraction(n * 1000, 1001)
+        if rate != ntsc and abs(rate - ntsc) < Fraction(1, 100):
+            return ntsc
+    return rate.limit_denominator(1001)
+
+
 def default_rate() -> Fraction:
     raw = os.environ.get(FPS_ENV, "").strip()
-    if raw:
-        try:
-            rate = Fraction(raw).limit_denominator(1001)
-        except (ValueError, ZeroDivisionError):
-            raise MediaError(f"{FPS_ENV}={raw!r} is not a frame rate") from None
-        if rate > 0:
-            return rate
-    return DEFAULT_FPS
+    return parse_rate(raw, FPS_ENV) if raw else DEFAULT_FPS
+
+
+def sidecar_rate(seq: Sequence) -> Fraction | None:
+    """The rate a ``<name>.fps`` or ``sequence.fps`` file beside the frames gives."""
+    for name in (f"{seq.head.rstrip('._-')}.fps", SIDECAR_FPS):
+        side = seq.folder / name
+        if side.is_file():
+            return parse_rate(side.read_text(encoding="utf-8", errors="replace")[:64], str(side))
+    return None
 
 
 def sequence_rate(seq: Sequence) -> tuple[Fraction, str]:
-    """(rate, where it came from: "header" or "default")."""
+    """(rate, where it came from: "sidecar", "header" or "default")."""
+    rate = sidecar_rate(seq)
+    if rate:
+        return rate, "sidecar"
     rate = read_header(seq.files[0]).rate
     return (rate, "header") if rate else (default_rate(), "default")
 

@@ -6,8 +6,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from assetdb.errors import MediaError
 from assetdb.media import sequences as sq
 from tests import prodmedia as pm
 
@@ -67,3 +69,18 @@ def test_header_timecodes_rate_and_reel(tmp_path: Path, monkeypatch) -> None:
     assert sq.sequence_rate(seq) == (24, "default")
     monkeypatch.setenv(sq.FPS_ENV, "25")
     assert sq.sequence_rate(seq) == (25, "default")
+
+
+def test_a_sidecar_names_the_rate(tmp_path: Path) -> None:
+    """``<name>.fps`` (or ``sequence.fps``) beside the frames wins over the header, and
+    the asset records where its rate came from."""
+    pm.dpx_sequence(tmp_path / "d", frames=3, fps=25.0)
+    seq = sq.load_sequence(tmp_path / "d" / "plate.%04d.dpx")
+    assert sq.sequence_rate(seq) == (25, "header")
+    (tmp_path / "d" / "sequence.fps").write_text("24\n")
+    assert sq.sequence_rate(seq) == (24, "sidecar")
+    (tmp_path / "d" / "plate.fps").write_text("23.976")
+    assert sq.sequence_rate(seq) == (Fraction(24000, 1001), "sidecar")
+    (tmp_path / "d" / "plate.fps").write_text("fast")
+    with pytest.raises(MediaError, match="plate.fps: 'fast' is not a frame rate"):
+        sq.sequence_rate(seq)
