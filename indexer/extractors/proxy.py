@@ -146,9 +146,11 @@ def make_proxy(src: Path, dest: Path, *, height_px: int = PROXY_HEIGHT_PX) -> Pr
             vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
             vout.time_base = OUT_TIME_BASE
             vout.codec_context.time_base = OUT_TIME_BASE
-            vout.options = {"crf": str(PROXY_CRF), "preset": "veryfast", "g": str(gop),
-                            "keyint_min": str(gop), "sc_threshold": "0",
-                            "bf": "0", "threads": "2"}
+            vout.codec_context.gop_size = gop
+            vout.codec_context.options = {
+                "crf": str(PROXY_CRF), "preset": "veryfast", "threads": "2", "forced-idr": "1",
+                "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0",
+            }
             aout = resampler = None
             if ain is not None:
                 aout = out.add_stream("aac", rate=AUDIO_RATE_HZ, layout="stereo")
@@ -159,6 +161,7 @@ def make_proxy(src: Path, dest: Path, *, height_px: int = PROXY_HEIGHT_PX) -> Pr
             first_v: float | None = None
             last_pts = -1
             last_t = 0.0
+            next_key = 0.0  # forced by time: a variable or mislabelled rate moves no keyframe
             a_next = 0
             a_buf: list[Any] = []
             try:
@@ -181,6 +184,9 @@ def make_proxy(src: Path, dest: Path, *, height_px: int = PROXY_HEIGHT_PX) -> Pr
                             last_pts, last_t = pts, t - first_v
                             vf = frame.reformat(width=w, height=h, format="yuv420p")
                             vf.pts, vf.time_base = pts, OUT_TIME_BASE
+                            if last_t + 1e-6 >= next_key:
+                                vf.pict_type = av.video.frame.PictureType.I
+                                next_key = (int(last_t / KEYFRAME_EVERY_S) + 1) * KEYFRAME_EVERY_S
                             out.mux(vout.encode(vf))
                         elif aout is not None:
                             if first_v is None:  # audio before the first picture waits
