@@ -379,6 +379,7 @@ app.add_typer(__import__("cli.persons").persons.persons_app, name="persons")
 app.add_typer(__import__("cli.persons").persons.faces_app, name="faces")
 app.command("highlights")(__import__("cli.highlights").highlights.highlights_cmd)
 app.add_typer(__import__("cli.highlights").highlights.interest_app, name="interest")
+app.command("serve")(__import__("cli.serve").serve.serve_command)
 
 
 def main() -> None:

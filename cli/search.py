@@ -128,6 +128,17 @@ def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool
     _print_table(hits, explain)
 
 
+def _via_server(ctx: typer.Context, req: Any) -> list[dict[str, Any]] | None:
+    from cli.web.client import search_via_server
+
+    obj = ctx.find_root().obj
+    settings = getattr(obj, "settings", None)
+    if not callable(settings):
+        return None
+    st = settings()
+    return search_via_server(st.data_dir, st.database_url, req)
+
+
 def search_command(
     ctx: typer.Context,
     query: Annotated[str | None, typer.Argument(help="What to look for, in plain words.")] = None,
@@ -162,9 +173,11 @@ def search_command(
         sounds_like=sounds_like, sounds_like_shot=sounds_like_shot, explain=explain,
     )
     try:
-        store = _store(ctx)
-        req.device = _device(ctx, device)
-        hits = [h.to_dict() for h in search(store, req)]
+        hits = _via_server(ctx, req)  # a running `assetdb serve` on this store answers warm
+        if hits is None:
+            store = _store(ctx)
+            req.device = _device(ctx, device)
+            hits = [h.to_dict() for h in search(store, req)]
     except AssetdbError as exc:
         raise _fail(exc) from None
     _emit(hits, as_json, as_csv, explain)
