@@ -50,17 +50,16 @@ export async function assetPage(id, params) {
   const playBtn = h("button", { class: "btn", id: "play", title: "play / pause (space, K)" }, "▶");
   const btn = (label, title, fn) => h("button", { class: "btn", title, onclick: fn }, label);
   const controls = h("div", { class: "controls" },
-    btn("⏮", "previous shot", () => stepShot(-1)),
-    btn("◀︎ 1f", "back one frame (←)", () => stepFrames(-1)),
+    btn("|◀", "previous shot", () => stepShot(-1)),
+    btn("◀ 1f", "back one frame (←)", () => stepFrames(-1)),
     playBtn,
-    btn("1f ▶︎", "forward one frame (→)", () => stepFrames(1)),
-    btn("⏭", "next shot", () => stepShot(1)),
+    btn("1f ▶", "forward one frame (→)", () => stepFrames(1)),
+    btn("▶|", "next shot", () => stepShot(1)),
     tcBig,
     h("span", { class: "spacer" }),
     btn("Mark in", "mark in (I)", () => setMark("in")),
     btn("Mark out", "mark out (O)", () => setMark("out")),
     marksEl,
-    btn("Copy TC", "copy the timecode (C)", () => copyText(timecode(now(), rate))),
     h("button", { class: "btn primary", title: "add the marked range (or this shot) to the selects bin", onclick: addSelect }, "+ selects"),
   );
   const keys = h("div", { class: "keys" },
@@ -73,13 +72,16 @@ export async function assetPage(id, params) {
 
   let reverseTimer = null, speed = 1;
   function stopReverse() { if (reverseTimer) { clearInterval(reverseTimer); reverseTimer = null; } }
+  // A paused <video> shows the last frame at or before currentTime, and stored times round:
+  // aim half a frame into the wanted frame so the frame shown is that one.
+  const into = t => t + 0.5 / rate;
   function seek(t) { if (!media) return; stopReverse(); media.currentTime = Math.max(0, Math.min(duration || t, t)); update(); }
   function togglePlay() { if (!media) return; stopReverse(); speed = 1; media.playbackRate = 1; if (media.paused) media.play(); else media.pause(); }
-  function stepFrames(n) { if (!media) return; media.pause(); stopReverse(); seek(Math.floor(media.currentTime * rate + 1e-3 + n) / rate + 0.5 / rate); }
+  function stepFrames(n) { if (!media) return; media.pause(); stopReverse(); seek(into((Math.floor(media.currentTime * rate + 0.1) + n) / rate)); }
   function stepShot(n) {
     const i = currentSeg(now());
     const j = Math.max(0, Math.min(segs.length - 1, (i < 0 ? 0 : i) + n));
-    if (segs[j]) seek(segs[j].start_s);
+    if (segs[j]) seek(into(segs[j].start_s));
   }
   function play(dir) {
     if (!media) return;
@@ -115,10 +117,10 @@ export async function assetPage(id, params) {
   // ---- strip, transcript, side panels
   const strip = h("div", { class: "strip", id: "strip" }, segs.map((s, i) => {
     const kf = (s.keyframes || []).find(k => k.url);
-    return h("div", { class: "shot", dataset: { i }, title: `shot ${s.index + 1}: ${s.tc_in} – ${s.tc_out}`, onclick: () => { seek(s.start_s); marks.in = s.start_s; marks.out = s.end_s; update(); } },
+    return h("div", { class: "shot", dataset: { i }, title: `shot ${s.index + 1}: ${s.tc_in} – ${s.tc_out}`, onclick: () => { seek(into(s.start_s)); marks.in = s.start_s; marks.out = s.end_s; update(); } },
       thumbImg(kf && kf.url, `shot ${s.index + 1}`), h("div", { class: "tc" }, `${s.index + 1} · ${s.tc_in}`));
   }));
-  const lines = (d.transcript || []).map(l => h("div", { class: "tline", onclick: () => seek(l.start_s + 0.01) },
+  const lines = (d.transcript || []).map(l => h("div", { class: "tline", onclick: () => seek(into(l.start_s)) },
     h("span", { class: "tc" }, timecode(l.start_s, rate)), h("span", { text: l.text })));
   const table = (cols, rows, onrow) => rows && rows.length ? h("table", { class: "rowtable" },
     h("thead", {}, h("tr", {}, cols.map(c => h("th", {}, c[0])))),
@@ -175,7 +177,7 @@ export async function assetPage(id, params) {
   let raf = 0;
   const tick = () => { update(); raf = requestAnimationFrame(tick); };
   if (media) {
-    media.addEventListener("loadedmetadata", () => { media.currentTime = start; update(); }, { once: true });
+    media.addEventListener("loadedmetadata", () => { media.currentTime = into(start); update(); }, { once: true });
     media.addEventListener("timeupdate", update);
     media.addEventListener("play", () => { cancelAnimationFrame(raf); raf = requestAnimationFrame(tick); });
     media.addEventListener("pause", () => { cancelAnimationFrame(raf); update(); });

@@ -67,7 +67,7 @@ export async function personPage(ref) {
   const faces = p.face_list.map(f => {
     const el = h("div", { class: "face" + (f.low_quality ? " low" : ""), title: `${f.name} at ${f.t_s.toFixed(2)} s (quality ${f.quality})`, dataset: { face: f.id } },
       f.crop_url ? h("img", { src: f.crop_url, alt: "", loading: "lazy" }) : h("div", { class: "noimg" }, "?"),
-      h("div", { class: "cap" }, h("a", { href: `#/asset/${f.asset_id}?t=${f.t_s}`, onclick: e => e.stopPropagation() }, f.name)));
+      h("div", { class: "cap", title: f.path }, h("a", { href: `#/asset/${f.asset_id}?t=${f.t_s}`, onclick: e => e.stopPropagation() }, `${f.t_s.toFixed(1)}s`), ` ${f.name}`));
     el.addEventListener("click", () => {
       if (selected.has(f.id)) selected.delete(f.id); else selected.add(f.id);
       el.classList.toggle("selected", selected.has(f.id));

@@ -72,7 +72,7 @@ export function timecode(seconds, rate) {
   rate = rate || 25;
   const nominal = Math.round(rate);
   const drop = Math.abs(rate - nominal * 1000 / 1001) < 0.01 && (nominal === 30 || nominal === 60);
-  let frame = Math.floor(Math.max(0, seconds) * rate + 1e-6);
+  let frame = Math.floor(Math.max(0, seconds) * rate + 0.1);  // stored times round: 10% of a frame
   if (drop) {
     const dropN = nominal === 30 ? 2 : 4;
     const per10 = nominal * 600 - dropN * 9;
