@@ -66,7 +66,7 @@ def http(url: str, *, method: str = "GET", body: Any = None,
         hdrs.setdefault("Content-Type", "application/json")
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):  # noqa: ANN002, ANN003
+        def redirect_request(self, *a, **k):
             return None
 
     opener = urllib.request.build_opener(NoRedirect)

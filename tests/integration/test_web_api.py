@@ -21,7 +21,7 @@ CHANGE = {"X-Requested-With": "assetdb"}
 
 
 @pytest.fixture(scope="module")
-def web(module_store):  # noqa: ANN001, ANN201
+def web(module_store):
     ingest_web_media(module_store, SHARED / "media", ["faces", "proxy"])
     with live_server(module_store) as url:
         yield module_store, url
@@ -32,7 +32,7 @@ def _asset_id(url: str, name: str) -> int:
     return next(a["id"] for a in assets if a["name"] == name)
 
 
-def test_search_gives_the_cli_hits_with_pictures(web) -> None:  # noqa: ANN001
+def test_search_gives_the_cli_hits_with_pictures(web) -> None:
     from assetdb.search import SearchRequest, search
 
     store, url = web
@@ -51,7 +51,7 @@ def test_search_gives_the_cli_hits_with_pictures(web) -> None:  # noqa: ANN001
     assert [k["url"] for k in top["keyframes"]]
 
 
-def test_search_filters_and_errors(web) -> None:  # noqa: ANN001
+def test_search_filters_and_errors(web) -> None:
     _, url = web
     images = get_json(f"{url}/api/search?q=obama&kind=image")["results"]
     assert images and all(h["kind"] == "image" for h in images)
@@ -63,7 +63,7 @@ def test_search_filters_and_errors(web) -> None:  # noqa: ANN001
     assert status == 422
 
 
-def test_asset_details_and_bad_ids(web) -> None:  # noqa: ANN001
+def test_asset_details_and_bad_ids(web) -> None:
     _, url = web
     aid = _asset_id(url, "short_hamilton_clip.mp4")
     d = get_json(f"{url}/api/assets/{aid}")
@@ -79,7 +79,7 @@ def test_asset_details_and_bad_ids(web) -> None:  # noqa: ANN001
     assert http(f"{url}/api/faces/999999/crop")[0] == 404
 
 
-def test_media_ranges(web) -> None:  # noqa: ANN001
+def test_media_ranges(web) -> None:
     _, url = web
     aid = _asset_id(url, "short_hamilton_clip.mp4")
     original = (SHARED / "media/video/short_hamilton_clip.mp4").read_bytes()
@@ -104,7 +104,7 @@ def test_media_ranges(web) -> None:  # noqa: ANN001
         assert h["content-range"] == f"bytes */{size}" and not body
 
 
-def test_proxy_only_where_a_browser_needs_one(web) -> None:  # noqa: ANN001
+def test_proxy_only_where_a_browser_needs_one(web) -> None:
     _, url = web
     tree = _asset_id(url, "tree.avi")
     status, h, body = http(f"{url}/api/assets/{tree}/proxy", headers={"Range": "bytes=0-63"})
@@ -121,7 +121,7 @@ def test_proxy_only_where_a_browser_needs_one(web) -> None:  # noqa: ANN001
     "/static/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
     "/api/assets/1/media?path=/etc/passwd&file=/etc/passwd",
 ])
-def test_no_path_from_the_request_reaches_a_file(web, path: str) -> None:  # noqa: ANN001
+def test_no_path_from_the_request_reaches_a_file(web, path: str) -> None:
     _, url = web
     status, _, body = http(url + path)
     assert b"root:x:0:0" not in body
@@ -129,7 +129,7 @@ def test_no_path_from_the_request_reaches_a_file(web, path: str) -> None:  # noq
         assert 400 <= status < 500, (path, status)
 
 
-def test_changes_need_the_change_header(web) -> None:  # noqa: ANN001
+def test_changes_need_the_change_header(web) -> None:
     _, url = web
     persons = get_json(f"{url}/api/persons")["persons"]
     pid = persons[0]["id"]
@@ -137,7 +137,7 @@ def test_changes_need_the_change_header(web) -> None:  # noqa: ANN001
     assert status == 403
 
 
-def test_only_loopback_names_without_a_token(web) -> None:  # noqa: ANN001
+def test_only_loopback_names_without_a_token(web) -> None:
     _, url = web
     status, _, _ = http(f"{url}/api/health", headers={"Host": "evil.example:80"})
     assert status == 421
@@ -145,7 +145,7 @@ def test_only_loopback_names_without_a_token(web) -> None:  # noqa: ANN001
     assert http(f"{url}/api/health", headers={"Host": f"localhost:{port}"})[0] == 200
 
 
-def test_persons_name_merge_split_reject(web) -> None:  # noqa: ANN001
+def test_persons_name_merge_split_reject(web) -> None:
     _, url = web
     persons = get_json(f"{url}/api/persons")["persons"]
     assert persons and all(p["thumbnail_url"] for p in persons)
@@ -181,14 +181,14 @@ def test_persons_name_merge_split_reject(web) -> None:  # noqa: ANN001
     assert status == 422
 
 
-def test_highlights_reel_and_downloads(web) -> None:  # noqa: ANN001
+def test_highlights_reel_and_downloads(web) -> None:
     _, url = web
     aid = _asset_id(url, "short_hamilton_clip.mp4")
     reel = get_json(f"{url}/api/highlights", method="POST",
                     body={"asset_id": aid, "duration_s": 4}, headers=CHANGE)
     assert reel["clips"] and reel["duration_s"] <= 4.5
     assert all(c["play"]["url"] for c in reel["clips"])
-    status, h, body = http(url + reel["downloads"]["edl"])
+    status, _, body = http(url + reel["downloads"]["edl"])
     assert status == 200 and b"short_hamilton_clip" in body and b"001" in body
     status, _, body = http(url + reel["downloads"]["otio"])
     assert status == 200 and json.loads(body)["OTIO_SCHEMA"].startswith("Timeline")
@@ -202,7 +202,7 @@ def test_highlights_reel_and_downloads(web) -> None:  # noqa: ANN001
     assert status == 400 and b"video" in body
 
 
-def test_selects_export(web) -> None:  # noqa: ANN001
+def test_selects_export(web) -> None:
     _, url = web
     aid = _asset_id(url, "short_hamilton_clip.mp4")
     items = [{"asset_id": aid, "start_s": 0.0, "end_s": 2.0, "segment_id": None},
@@ -224,7 +224,7 @@ def test_selects_export(web) -> None:  # noqa: ANN001
                     headers=CHANGE)[0] == 400, bad
 
 
-def test_status_pages_and_docs(web) -> None:  # noqa: ANN001
+def test_status_pages_and_docs(web) -> None:
     _, url = web
     s = get_json(f"{url}/api/status")
     assert s["assets"]["indexed"] == 5 and s["stages"]["proxy"]["done"] == 2
@@ -251,7 +251,7 @@ def test_no_cdn_anywhere() -> None:
         assert "@import" not in text and "url(http" not in text, f
 
 
-def test_token_guards_every_request(module_store) -> None:  # noqa: ANN001
+def test_token_guards_every_request(module_store) -> None:
     with live_server(module_store, token="s3cret") as url:
         assert http(f"{url}/api/health")[0] == 401
         assert http(f"{url}/")[0] == 401
@@ -275,7 +275,7 @@ def test_token_guards_every_request(module_store) -> None:  # noqa: ANN001
         assert status == 401
 
 
-def test_new_assets_appear_without_a_restart(module_store) -> None:  # noqa: ANN001
+def test_new_assets_appear_without_a_restart(module_store) -> None:
     from indexer.ingest import ingest
 
     with live_server(module_store) as url:
