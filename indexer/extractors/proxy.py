@@ -112,8 +112,10 @@ def _even(x: float) -> int:
     return max(2, round(x / 2) * 2)
 
 
-def make_proxy(src: Path, dest: Path, *, height_px: int = PROXY_HEIGHT_PX) -> ProxyResult:
-    """Transcode ``src`` to an H.264/AAC MP4 at ``dest`` (written beside, then renamed)."""
+def make_proxy(src: Path, dest: Path, *, height_px: int = PROXY_HEIGHT_PX,
+               rotation: int = 0) -> ProxyResult:
+    """Transcode ``src`` to an H.264/AAC MP4 at ``dest`` (written beside, then renamed).
+    ``rotation`` (degrees counter-clockwise, as probed) is kept as display metadata."""
     import av
 
     tmp = dest.with_name(dest.name + ".part")
@@ -144,6 +146,8 @@ def make_proxy(src: Path, dest: Path, *, height_px: int = PROXY_HEIGHT_PX) -> Pr
         try:
             vout = out.add_stream(codec, rate=rate)
             vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
+            if rotation % 360:
+                vout.set_display_rotation(rotation % 360)
             vout.time_base = OUT_TIME_BASE
             vout.codec_context.time_base = OUT_TIME_BASE
             vout.codec_context.gop_size = gop
@@ -184,6 +188,9 @@ def make_proxy(src: Path, dest: Path, *, height_px: int = PROXY_HEIGHT_PX) -> Pr
                             last_pts, last_t = pts, t - first_v
                             vf = frame.reformat(width=w, height=h, format="yuv420p")
                             vf.pts, vf.time_base = pts, OUT_TIME_BASE
+                            # the source's picture types would pass through: x264 takes
+                            # each I of the source as a forced keyframe
+                            vf.pict_type = av.video.frame.PictureType.NONE
                             if last_t + 1e-6 >= next_key:
                                 vf.pict_type = av.video.frame.PictureType.I
                                 next_key = (int(last_t / KEYFRAME_EVERY_S) + 1) * KEYFRAME_EVERY_S
@@ -240,7 +247,7 @@ class ProxyExtractor(Extractor):
                 out.append(ProxyResult(needed=False))
                 continue
             rel = proxy_rel_path(work.asset_id)
-            res = make_proxy(work.path, Path(work.data_dir) / rel)
+            res = make_proxy(work.path, Path(work.data_dir) / rel, rotation=work.rotation)
             res.path = rel
             out.append(res)
         return out
