@@ -82,7 +82,7 @@ def test_proxy_keeps_the_display_rotation(tmp_path: Path, rotate: int) -> None:
     assert probe(tmp_path / "proxy.mp4").rotation == want
 
 
-def test_proxy_stage_only_where_needed_and_resumable(store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_proxy_stage_only_where_needed_and_resumable(store, tmp_path: Path) -> None:
     media = tmp_path / "media"
     media.mkdir()
     avi = make_video(media / "legacy.avi", shots_s=[1.0, 1.0], codec="mpeg4")
