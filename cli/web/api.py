@@ -46,7 +46,8 @@ def _play(asset_id: int, info: dict[str, Any]) -> dict[str, Any]:
     src = info.get("source")
     url = {"proxy": f"/api/assets/{asset_id}/proxy",
            "original": f"/api/assets/{asset_id}/media"}.get(src)
-    return {"source": src, "url": url, "reason": info.get("reason")}
+    return {"source": src, "url": url, "reason": info.get("reason"),
+            "offset_s": info.get("offset_s", 0.0)}
 
 
 # ---------------------------------------------------------------------------- search

@@ -24,7 +24,7 @@ from assetdb.highlights import highlights_for_asset, highlights_for_query
 from assetdb.schema import Asset, Face, Keyframe, Segment, StageRun, Vector
 from assetdb.search import SearchRequest, search
 from assetdb.timeline import write_reel
-from indexer.extractors.proxy import browser_playable, proxy_of
+from indexer.extractors.proxy import browser_playable, presentation_start_s, proxy_of
 
 __all__ = [
     "AssetdbError", "NotFound", "QueryError", "SearchRequest", "Settings", "Store",
@@ -99,21 +99,35 @@ def _inside(store: Store, rel: str) -> Path:
     return p
 
 
+_OFFSETS: dict[tuple[int, str | None], float] = {}
+
+
+def _offset(asset_id: int, content_hash: str | None, path: str, path_bytes: bytes | None) -> float:
+    key = (asset_id, content_hash)
+    if key not in _OFFSETS:
+        from assetdb.paths import fs_path
+
+        _OFFSETS[key] = round(presentation_start_s(fs_path(path, path_bytes)), 6)
+    return _OFFSETS[key]
+
+
 def playback(store: Store, asset_ids: list[int]) -> dict[int, dict[str, Any]]:
     """How a browser shows each asset: ``{"source": "proxy"|"original"|"keyframe"|None,
-    "reason": ...}``. The proxy when there is one, else the original when a browser
-    plays it as is, else nothing (with why)."""
+    "reason": ..., "offset_s": ...}``. The proxy when there is one, else the original when
+    a browser plays it as is, else nothing (with why). ``offset_s``: the player's
+    ``currentTime`` of stored time 0 (where the first video frame sits in the file)."""
     out: dict[int, dict[str, Any]] = {}
     with store.session() as s:
         for chunk in _chunks(sorted(set(asset_ids))):
             rows = s.execute(
                 select(Asset.id, Asset.path, Asset.kind, Asset.container, Asset.video_codec,
-                       Asset.audio_codec).where(Asset.id.in_(chunk))
+                       Asset.audio_codec, Asset.content_hash, Asset.path_bytes)
+                .where(Asset.id.in_(chunk))
             ).all()
             staged = set(s.scalars(select(StageRun.asset_id).where(
                 StageRun.asset_id.in_(chunk), StageRun.stage == "proxy",
                 StageRun.state == "done")))
-            for aid, path, kind, container, vcodec, acodec in rows:
+            for aid, path, kind, container, vcodec, acodec, chash, pbytes in rows:
                 suffix = Path(path).suffix.lower()
                 if kind == "image":
                     ok = suffix in BROWSER_IMAGE_SUFFIXES
@@ -126,7 +140,8 @@ def playback(store: Store, asset_ids: list[int]) -> dict[int, dict[str, Any]]:
                 elif proxy_of(s, aid) is not None:
                     out[aid] = {"source": "proxy", "reason": None}
                 elif browser_playable(path, container, vcodec, acodec):
-                    out[aid] = {"source": "original", "reason": None}
+                    out[aid] = {"source": "original", "reason": None,
+                                "offset_s": _offset(aid, chash, path, pbytes)}
                 else:
                     out[aid] = {"source": None, "reason": "a browser cannot play this file and "
                                 "it has no proxy yet" + ("" if aid in staged else

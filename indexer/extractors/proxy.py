@@ -74,6 +74,23 @@ def browser_playable(path: str | Path, container: str | None, video_codec: str |
     return audio_codec is None or CODEC_ALIASES.get(audio_codec, audio_codec) in BROWSER_AUDIO_CODECS
 
 
+def presentation_start_s(path: str | Path) -> float:
+    """Where the first video frame sits on the file's presentation timeline: a browser's
+    ``currentTime`` counts from there being 0, while stored times count from the first
+    frame (an MP4 whose video starts at 0.85 s shows stored time t at currentTime
+    t + 0.85). A proxy starts at 0."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            v = next((s for s in c.streams.video if not int(s.disposition or 0) & 0x400), None)
+            if v is None or v.start_time is None:
+                return 0.0
+            return max(0.0, float(v.start_time * v.time_base))
+    except av.error.FFmpegError:
+        return 0.0
+
+
 def proxy_rel_path(asset_id: int) -> str:
     return f"proxies/{asset_id // 1000:04d}/{asset_id}.mp4"
 

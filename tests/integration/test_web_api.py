@@ -44,7 +44,7 @@ def test_search_gives_the_cli_hits_with_pictures(web) -> None:
     top = got["results"][0]
     assert top["name"] == "tree.avi"
     assert top["play"] == {"source": "proxy", "url": f"/api/assets/{top['asset_id']}/proxy",
-                           "reason": None}
+                           "reason": None, "offset_s": 0.0}
     status, headers, body = http(url + top["thumbnail_url"])
     assert status == 200 and headers["content-type"] == "image/jpeg"
     assert body[:2] == b"\xff\xd8"
@@ -68,6 +68,8 @@ def test_asset_details_and_bad_ids(web) -> None:
     aid = _asset_id(url, "short_hamilton_clip.mp4")
     d = get_json(f"{url}/api/assets/{aid}")
     assert d["play"]["source"] == "original"
+    # its video starts 0.852 s into the file: the player's clock is offset by that
+    assert d["play"]["offset_s"] == pytest.approx(10214 / 11988, abs=1e-6)
     assert len(d["segments"]) > 1
     kf = d["segments"][0]["keyframes"][0]
     assert kf["url"] == f"/api/keyframes/{kf['id']}"

@@ -11,6 +11,8 @@ export async function assetPage(id, params) {
   const marks = { in: params.has("in") ? Number(params.get("in")) : null, out: params.has("out") ? Number(params.get("out")) : null };
   const hitSeg = params.has("seg") ? Number(params.get("seg")) : null;
   const firstKf = segs.flatMap(s => s.keyframes || []).find(k => k.url);
+  // stored times count from the first video frame; the element's clock from the file's 0
+  const off = (d.play && d.play.offset_s) || 0;
 
   // ---- the screen
   let media = null;
@@ -67,7 +69,7 @@ export async function assetPage(id, params) {
       .flatMap(([k, v]) => [h("kbd", {}, k), ` ${v}  `]));
   playBtn.addEventListener("click", () => togglePlay());
 
-  const now = () => (media ? media.currentTime : start);
+  const now = () => (media ? media.currentTime - off : start);
   const currentSeg = t => segs.findIndex(s => t >= s.start_s - 1e-6 && t < s.end_s - 1e-6);
 
   let reverseTimer = null, speed = 1;
@@ -75,9 +77,9 @@ export async function assetPage(id, params) {
   // A paused <video> shows the last frame at or before currentTime, and stored times round:
   // aim half a frame into the wanted frame so the frame shown is that one.
   const into = t => t + 0.5 / rate;
-  function seek(t) { if (!media) return; stopReverse(); media.currentTime = Math.max(0, Math.min(duration || t, t)); update(); }
+  function seek(t) { if (!media) return; stopReverse(); media.currentTime = Math.max(0, Math.min(duration || t, t)) + off; update(); }
   function togglePlay() { if (!media) return; stopReverse(); speed = 1; media.playbackRate = 1; if (media.paused) media.play(); else media.pause(); }
-  function stepFrames(n) { if (!media) return; media.pause(); stopReverse(); seek(into((Math.floor(media.currentTime * rate + 0.1) + n) / rate)); }
+  function stepFrames(n) { if (!media) return; media.pause(); stopReverse(); seek(into((Math.floor(now() * rate + 0.1) + n) / rate)); }
   function stepShot(n) {
     const i = currentSeg(now());
     const j = Math.max(0, Math.min(segs.length - 1, (i < 0 ? 0 : i) + n));
@@ -95,13 +97,17 @@ export async function assetPage(id, params) {
       speed = reverseTimer ? Math.min(8, speed * 2) : 1;
       stopReverse();
       reverseTimer = setInterval(() => {
-        media.currentTime = Math.max(0, media.currentTime - 0.1 * speed);
-        if (media.currentTime <= 0) stopReverse();
+        media.currentTime = Math.max(off, media.currentTime - 0.1 * speed);
+        if (media.currentTime <= off) stopReverse();
       }, 100);
     }
   }
+  // marks.out is exclusive (the frame after the last one kept); it shows as the last
+  // frame kept, as search hits show their out-points
+  const frameStart = t => Math.floor(t * rate + 0.1) / rate;
+  const outTc = t => timecode(t - 1 / rate, rate);
   function setMark(which) {
-    marks[which] = now();
+    marks[which] = which === "in" ? frameStart(now()) : frameStart(now()) + 1 / rate;
     if (marks.in !== null && marks.out !== null && marks.out <= marks.in) marks[which === "in" ? "out" : "in"] = null;
     update();
   }
@@ -111,7 +117,7 @@ export async function assetPage(id, params) {
     const seg = segs[i >= 0 ? i : 0];
     if (a === null || b === null) { if (!seg) return toast("nothing to add", true); a = seg.start_s; b = seg.end_s; }
     const kf = seg && (seg.keyframes || []).find(k => k.url);
-    bin.add({ asset_id: d.id, segment_id: seg ? seg.id : null, start_s: a, end_s: b, tc_in: timecode(a, rate), tc_out: timecode(b, rate), name: d.name, thumbnail_url: kf ? kf.url : null });
+    bin.add({ asset_id: d.id, segment_id: seg ? seg.id : null, start_s: a, end_s: b, tc_in: timecode(a, rate), tc_out: outTc(b), name: d.name, thumbnail_url: kf ? kf.url : null });
   }
 
   // ---- strip, transcript, side panels
@@ -150,7 +156,7 @@ export async function assetPage(id, params) {
     const t = now();
     tcBig.textContent = timecode(t, rate);
     head.style.left = pct(t);
-    const m = [marks.in !== null ? ["IN", timecode(marks.in, rate)] : null, marks.out !== null ? ["OUT", timecode(marks.out, rate)] : null].filter(Boolean);
+    const m = [marks.in !== null ? ["IN", timecode(marks.in, rate)] : null, marks.out !== null ? ["OUT", outTc(marks.out)] : null].filter(Boolean);
     marksEl.replaceChildren(...m.flatMap(([k, v]) => [h("b", {}, k), ` ${v}  `]));
     if (marks.in !== null) {
       markEl.hidden = false;
@@ -168,8 +174,8 @@ export async function assetPage(id, params) {
     const acts = {
       " ": () => togglePlay(), k: () => { stopReverse(); media && media.pause(); }, l: () => play(1), j: () => play(-1),
       arrowleft: () => stepFrames(-1), arrowright: () => stepFrames(1),
-      i: () => (e.shiftKey ? marks.in !== null && seek(marks.in) : setMark("in")),
-      o: () => (e.shiftKey ? marks.out !== null && seek(marks.out) : setMark("out")),
+      i: () => (e.shiftKey ? marks.in !== null && seek(into(marks.in)) : setMark("in")),
+      o: () => (e.shiftKey ? marks.out !== null && seek(into(marks.out - 1 / rate)) : setMark("out")),
       c: () => copyText(timecode(now(), rate)),
     };
     if (acts[k]) { e.preventDefault(); acts[k](); update(); }
@@ -177,7 +183,7 @@ export async function assetPage(id, params) {
   let raf = 0;
   const tick = () => { update(); raf = requestAnimationFrame(tick); };
   if (media) {
-    media.addEventListener("loadedmetadata", () => { media.currentTime = into(start); update(); }, { once: true });
+    media.addEventListener("loadedmetadata", () => { media.currentTime = into(start) + off; update(); }, { once: true });
     media.addEventListener("timeupdate", update);
     media.addEventListener("play", () => { cancelAnimationFrame(raf); raf = requestAnimationFrame(tick); });
     media.addEventListener("pause", () => { cancelAnimationFrame(raf); update(); });

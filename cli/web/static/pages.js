@@ -126,14 +126,15 @@ function reelView(reel) {
     i = k;
     rows.forEach((r, n) => r.classList.toggle("playing", n === k));
     if (!c.play.url) { toast(`${c.name}: ${c.play.reason}`, true); return playClip(k + 1); }
-    const go = () => { video.currentTime = c.start_s; video.play().catch(() => {}); };
+    const go = () => { video.currentTime = c.start_s + (c.play.offset_s || 0); video.play().catch(() => {}); };
     if (video.dataset.src !== c.play.url) { video.dataset.src = c.play.url; video.src = c.play.url; video.addEventListener("loadedmetadata", go, { once: true }); } else go();
   }
   video.addEventListener("timeupdate", () => {
     const c = reel.clips[i];
     if (!c) return;
-    tc.textContent = `${i + 1}/${reel.clips.length}  ${timecode(video.currentTime, parseRate(c.rate))}`;
-    if (video.currentTime >= c.end_s - 0.02) playClip(i + 1);
+    const t = video.currentTime - (c.play.offset_s || 0);
+    tc.textContent = `${i + 1}/${reel.clips.length}  ${timecode(t, parseRate(c.rate))}`;
+    if (t >= c.end_s - 0.02) playClip(i + 1);
   });
   const dl = fmt => h("button", { class: "btn", onclick: async () => {
     try {
