@@ -93,5 +93,10 @@ export function hitCard(hit) {
       h("div", { class: "name", title: hit.path, text: hit.name || basename(hit.path) }),
       h("div", { class: "line" }, h("span", {}, `shot ${hit.segment_index + 1}`), h("span", { class: "mono", title: "fused score" }, hit.score.toFixed(4))),
       h("div", { class: "why" }, why),
-      hit.snippet ? h("div", { class: "snippet", title: hit.snippet, text: hit.snippet }) : null));
+      hit.snippet ? h("div", { class: "snippet", title: hit.snippet }, marked(hit.snippet)) : null));
+}
+
+// full-text snippets mark the matched words as [word] (both backends)
+function marked(snippet) {
+  return snippet.split(/\[([^\[\]]{1,80})\]/).map((part, i) => (i % 2 ? h("mark", {}, part) : part));
 }
