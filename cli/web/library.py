@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 
 from assetdb import persons as persons_lib
 from assetdb.catalogue import asset_details, asset_file, list_assets, status
-from assetdb.config import Settings, load_settings
 from assetdb.db import Store
 from assetdb.errors import AssetdbError, NotFound, QueryError
 from assetdb.highlights import highlights_for_asset, highlights_for_query
@@ -27,9 +26,9 @@ from assetdb.timeline import write_reel
 from indexer.extractors.proxy import browser_playable, presentation_start_s, proxy_of
 
 __all__ = [
-    "AssetdbError", "NotFound", "QueryError", "SearchRequest", "Settings", "Store",
+    "AssetdbError", "NotFound", "QueryError", "SearchRequest", "Store",
     "asset_details", "asset_file", "browser_playable", "highlights_for_asset",
-    "highlights_for_query", "list_assets", "load_settings", "persons_lib", "search", "status",
+    "highlights_for_query", "list_assets", "persons_lib", "search", "status",
     "write_reel",
 ]
 
@@ -42,10 +41,6 @@ BROWSER_AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".
 def _chunks(xs: list[int], n: int = IN_CHUNK):
     for i in range(0, len(xs), n):
         yield xs[i: i + n]
-
-
-def open_store(data_dir: str | None, database_url: str | None) -> Store:
-    return Store.open(load_settings(data_dir=data_dir, database_url=database_url))
 
 
 def segment_keyframes(store: Store, segment_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
