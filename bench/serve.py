@@ -84,7 +84,9 @@ def seek_ttfb(base: str, hit: dict) -> float | None:
     u = urllib.parse.urlsplit(base)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     conn.request("HEAD", play["url"])
-    size = int(conn.getresponse().getheader("Content-Length") or 0)
+    head = conn.getresponse()
+    head.read()
+    size = int(head.getheader("Content-Length") or 0)
     detail = _get(f"{base}/api/assets/{hit['asset_id']}")
     dur = detail.get("duration_s") or 0
     off = int(size * hit["start_s"] / dur) if dur else 0
