@@ -128,7 +128,9 @@ def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool
     _print_table(hits, explain)
 
 
-def _via_server(ctx: typer.Context, req: Any) -> list[dict[str, Any]] | None:
+def _via_server(ctx: typer.Context, fields: dict[str, Any]) -> list[dict[str, Any]] | None:
+    from types import SimpleNamespace
+
     from cli.web.client import search_via_server
 
     obj = ctx.find_root().obj
@@ -136,7 +138,7 @@ def _via_server(ctx: typer.Context, req: Any) -> list[dict[str, Any]] | None:
     if not callable(settings):
         return None
     st = settings()
-    return search_via_server(st.data_dir, st.database_url, req)
+    return search_via_server(st.data_dir, st.database_url, SimpleNamespace(**fields))
 
 
 def search_command(
@@ -163,18 +165,21 @@ def search_command(
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
 ) -> None:
     """Search shots, stills and sounds by words, example image or example sound."""
-    from assetdb.search import SearchRequest, search
-
-    req = SearchRequest(
-        query=query, like_image=like, like_shot=like_shot, kind=kind, path=path,
-        after=_parse_time(after, "--after"), before=_parse_time(before, "--before"),
-        min_duration=min_duration, max_duration=max_duration, limit=limit, per_asset=per_asset,
-        cutoff=cutoff, persons=list(person or []), objects=list(obj or []),
-        sounds_like=sounds_like, sounds_like_shot=sounds_like_shot, explain=explain,
-    )
+    fields: dict[str, Any] = {
+        "query": query, "like_image": like, "like_shot": like_shot, "kind": kind, "path": path,
+        "after": _parse_time(after, "--after"), "before": _parse_time(before, "--before"),
+        "min_duration": min_duration, "max_duration": max_duration, "limit": limit,
+        "per_asset": per_asset, "cutoff": cutoff, "persons": list(person or []),
+        "objects": list(obj or []), "sounds_like": sounds_like,
+        "sounds_like_shot": sounds_like_shot, "explain": explain,
+    }
     try:
-        hits = _via_server(ctx, req)  # a running `assetdb serve` on this store answers warm
+        # a running `assetdb serve` on this store answers warm, before anything heavy loads
+        hits = _via_server(ctx, fields)
         if hits is None:
+            from assetdb.search import SearchRequest, search
+
+            req = SearchRequest(**fields)
             store = _store(ctx)
             req.device = _device(ctx, device)
             hits = [h.to_dict() for h in search(store, req)]

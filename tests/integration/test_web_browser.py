@@ -145,6 +145,17 @@ def test_search_open_a_hit_play_at_the_in_point(site, browser, shots: Path) -> N
     wait(browser, "[...document.querySelectorAll('#results .card img')]"
                   ".every(i => i.complete && i.naturalWidth > 0)", "thumbnails")
     browser.save_screenshot(str(shots / "search.png"))
+    # collect two shots in the selects bin
+    browser.execute_script("localStorage.clear(); window.dispatchEvent(new Event('bin'));")
+    for add in browser.find_elements(By.CSS_SELECTOR, "#results .card .add")[:2]:
+        browser.execute_script("arguments[0].click()", add)
+    assert browser.find_element(By.ID, "bin-count").text == "2"
+    browser.find_element(By.ID, "bin-toggle").click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#bin .item")) == 2
+    wait(browser, "[...document.querySelectorAll('#bin .item img')]"
+                  ".every(i => i.complete && i.naturalWidth > 0)", "selects thumbnails")
+    browser.save_screenshot(str(shots / "selects.png"))
+    browser.find_element(By.ID, "bin-toggle").click()
     # the first hit that is not the file's first shot: the player must seek
     cards = browser.find_elements(By.CSS_SELECTOR, "#results .card")
     hits = get_json(url + "/api/search?q=hamilton&limit=40")["results"]
