@@ -287,3 +287,20 @@ def test_new_assets_appear_without_a_restart(module_store) -> None:
                extractors=["proxy"])
         after = get_json(f"{url}/api/search?q=chaplin")["results"]
         assert [h for h in after if h["name"] == "chaplin.mp4"]
+
+
+@pytest.mark.model
+def test_the_vector_index_follows_an_ingest_beside_it(sqlite_store) -> None:
+    """Visual search of a running server finds a clip ingested after it started: the
+    index is synced when its SQL rows change, with no restart."""
+    from indexer.ingest import ingest
+
+    media = SHARED / "media"
+    ingest(sqlite_store, [media / "images/obama.jpg"], workers=1, extractors=["concepts"])
+    with live_server(sqlite_store, warm=True) as url:
+        first = get_json(f"{url}/api/search?q=a%20tree%20with%20green%20leaves")["results"]
+        assert [h["name"] for h in first] == ["obama.jpg"]
+        ingest(sqlite_store, [media / "video/tree.avi"], workers=1, extractors=["concepts"])
+        after = get_json(f"{url}/api/search?q=a%20tree%20with%20green%20leaves")["results"]
+        tree = [h for h in after if h["name"] == "tree.avi"]
+        assert tree and "visual" in tree[0]["sources"]
