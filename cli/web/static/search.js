@@ -45,6 +45,14 @@ export async function searchPage(params) {
   const any = q || FILTERS.some(n => params.get(n));
   if (!any) {
     summary.textContent = "Type what you are looking for: a description of a shot (“a man in a hat”), words said or written on screen, a file name. Filters narrow the hits.";
+    const recent = (await api("/api/assets?limit=30")).assets;
+    if (recent.length) {
+      grid.before(h("h2", {}, "In the archive"));
+      grid.replaceChildren(...recent.map(a => h("div", { class: "card", tabindex: "0", onclick: () => { location.hash = `#/asset/${a.id}`; } },
+        h("div", { class: "thumb" }, thumbImg(a.thumbnail_url, a.name), h("span", { class: "badge bl kind" }, a.kind || "?")),
+        h("div", { class: "meta" }, h("div", { class: "name", title: a.path, text: a.name }),
+          h("div", { class: "line" }, h("span", {}, `${a.segments} shot${a.segments === 1 ? "" : "s"}`), h("span", {}, a.duration_s ? `${a.duration_s.toFixed(1)} s` : ""))))));
+    }
     return { el, ready: () => input.focus() };
   }
   const query = { q, limit: params.get("limit") || 40 };
