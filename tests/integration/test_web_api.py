@@ -196,6 +196,9 @@ def test_highlights_reel_and_downloads(web) -> None:
     assert status == 200 and json.loads(body)["OTIO_SCHEMA"].startswith("Timeline")
     status, _, body = http(url + reel["downloads"]["json"])
     assert status == 200 and len(json.loads(body)["clips"]) == len(reel["clips"])
+    status, h, body = http(url + reel["downloads"]["mp4"])
+    assert status == 200 and h["content-type"] == "video/mp4" and body[4:8] == b"ftyp"
+    assert "attachment" in h["content-disposition"]
     assert http(f"{url}/api/highlights/{reel['id']}/reel.exe")[0] == 400
     assert http(f"{url}/api/highlights/987654/reel.edl")[0] == 404
     image = _asset_id(url, "obama.jpg")
