@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 from typing import Annotated
 
 import typer
+
+from assetdb.errors import AssetdbError
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -20,6 +23,19 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fail before announcing anything when the address is taken (another server's
+    discovery file must not be overwritten)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise AssetdbError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; "
+                               "is another `assetdb serve` running? (--port)") from None
 
 
 def serve_command(
@@ -46,6 +62,7 @@ def serve_command(
     from cli.web import discovery
     from cli.web.app import create_app
 
+    _check_free(host, port)
     root = ctx.find_root().obj
     store = root.store()
     settings = store.settings

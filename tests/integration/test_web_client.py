@@ -115,6 +115,10 @@ def test_serve_command_end_to_end(cat) -> None:
         assert info is not None and info["url"] == url and info["pid"] == proc.pid
         r = _cli(cat, "-v", "search", "tree", "--limit", "3", "--json")
         assert r.returncode == 0 and f"searched through {url}" in " ".join(r.stderr.split())
+        # a second server on the same port says so in one line and leaves the first alone
+        r = _cli(cat, "serve", "--port", str(port), "--no-warm", timeout=120)
+        assert r.returncode == 1 and r.stderr.startswith("error: cannot serve on"), r.stderr
+        assert discovery.read(cat.settings.data_dir)["pid"] == proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
