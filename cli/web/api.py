@@ -5,6 +5,7 @@ Media is served by id only (asset, keyframe, face, proxy); no route takes a path
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from cli.web import library as lib
 from cli.web import selects
 from cli.web.media import file_response
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
 
 REEL_FORMATS = {"otio": ".otio", "edl": ".edl", "json": ".json", "mp4": ".mp4"}
@@ -82,8 +84,15 @@ def api_search(
         explain=explain,
     )
     t0 = time.perf_counter()
+    # One search at a time in this process: a search that finds the vectors changed syncs
+    # and saves the index file, and the save's temp name is per process, not per thread.
     with request.app.state.search_lock:
-        hits = [h.to_dict() for h in lib.search(store, req)]
+        try:
+            hits = [h.to_dict() for h in lib.search(store, req)]
+        except (OSError, lib.IndexMismatch) as exc:
+            # an ingest in another process replaced the index files while they were read
+            log.info("index changed under the search (%s); searching again", exc)
+            hits = [h.to_dict() for h in lib.search(store, req)]
     took = (time.perf_counter() - t0) * 1000
     kfs = lib.segment_keyframes(store, [h["segment_id"] for h in hits])
     plays = lib.playback(store, [h["asset_id"] for h in hits])

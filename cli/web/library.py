@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from assetdb import persons as persons_lib
 from assetdb.catalogue import asset_details, asset_file, list_assets, status
 from assetdb.db import Store
-from assetdb.errors import AssetdbError, NotFound, QueryError
+from assetdb.errors import AssetdbError, IndexMismatch, NotFound, QueryError
 from assetdb.highlights import highlights_for_asset, highlights_for_query
 from assetdb.schema import Asset, Face, Keyframe, Segment, StageRun, Vector
 from assetdb.search import SearchRequest, search
@@ -26,7 +26,7 @@ from assetdb.timeline import write_reel
 from indexer.extractors.proxy import browser_playable, presentation_start_s, proxy_of
 
 __all__ = [
-    "AssetdbError", "NotFound", "QueryError", "SearchRequest", "Store",
+    "AssetdbError", "IndexMismatch", "NotFound", "QueryError", "SearchRequest", "Store",
     "asset_details", "asset_file", "browser_playable", "highlights_for_asset",
     "highlights_for_query", "list_assets", "persons_lib", "search", "status",
     "write_reel",

@@ -5,11 +5,15 @@ persons, highlights, selects, and the guards (token, host, changes, paths, range
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_shared_data
+from tests.conftest import REPO, require_shared_data
 from tests.liveserver import get_json, http, ingest_web_media, live_server
 
 pytest.importorskip("fastapi")
@@ -303,7 +307,33 @@ def test_the_vector_index_follows_an_ingest_beside_it(sqlite_store) -> None:
     with live_server(sqlite_store, warm=True) as url:
         first = get_json(f"{url}/api/search?q=a%20tree%20with%20green%20leaves")["results"]
         assert [h["name"] for h in first] == ["obama.jpg"]
-        ingest(sqlite_store, [media / "video/tree.avi"], workers=1, extractors=["concepts"])
+        # eight clients search while the ingest writes vectors: none sees an error
+        import threading
+
+        stop, codes = threading.Event(), []
+
+        def client() -> None:
+            while not stop.is_set():
+                codes.append(http(f"{url}/api/search?q=leaves&limit=5")[0])
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for t in clients:
+            t.start()
+        try:  # the ingest is another process, as beside a real server
+            run = subprocess.run(
+                [sys.executable, "-m", "cli.main", "--data-dir",
+                 str(sqlite_store.settings.data_dir), "--database-url",
+                 sqlite_store.settings.database_url, "ingest", "-j", "1", "--only", "concepts",
+                 str(media / "video/tree.avi"), str(media / "images/biden.jpg")],
+                env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}, cwd=REPO,
+                capture_output=True, text=True, timeout=600, check=False)
+            assert run.returncode == 0, run.stderr
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            for t in clients:
+                t.join()
+        assert codes and set(codes) == {200}
         after = get_json(f"{url}/api/search?q=a%20tree%20with%20green%20leaves")["results"]
         tree = [h for h in after if h["name"] == "tree.avi"]
         assert tree and "visual" in tree[0]["sources"]
