@@ -138,7 +138,9 @@ def test_search_open_a_hit_play_at_the_in_point(site, browser, shots: Path) -> N
 
     _, url = site
     browser.get(url + "/")
-    box = browser.find_element(By.CSS_SELECTOR, "input[type=search]")
+    box = wait(browser, "document.querySelector('input[type=search]')", "the search box")
+    wait(browser, "document.querySelectorAll('.card img').length > 0", "the archive's clips")
+    browser.save_screenshot(str(shots / "home.png"))
     box.send_keys("hamilton", Keys.ENTER)
     n = wait(browser, "document.querySelectorAll('#results .card').length", "search hits")
     assert n >= 2
