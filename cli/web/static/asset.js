@@ -149,8 +149,9 @@ export async function assetPage(id, params) {
     tabButtons.forEach(b => b.classList.toggle("active", b.textContent === name));
     body.replaceChildren(...panels[name]);
   }
-  showTab(lines.length || d.kind !== "video" ? "Transcript" : "Objects");
-  if (!lines.length && d.kind === "image") showTab("Faces");
+  // the first panel with something in it
+  const filled = { Transcript: lines.length, Faces: (d.faces || []).length, Objects: (d.objects || []).length, Text: (d.screen_text || []).length };
+  showTab(Object.keys(filled).find(k => filled[k]) || "Info");
 
   function update() {
     const t = now();
