@@ -209,7 +209,7 @@ export async function assetPage(id, params) {
 
 function infoRows(d, rate) {
   const rows = [["path", d.path], ["kind", d.kind], ["state", d.state], ["duration", d.duration_s != null ? `${d.duration_s} s (${timecode(d.duration_s, rate)})` : "–"],
-    ["size", d.width ? `${d.width}×${d.height}` : "–"], ["frame rate", d.frame_rate || "–"], ["video", d.video_codec || "–"], ["audio", d.audio_codec || "–"],
+    ["size", d.width ? `${d.width}×${d.height}` : "–"], ["frame rate", d.frame_rate ? `${rate.toFixed(3).replace(/\.?0+$/, "")} fps${d.variable_frame_rate ? " (variable)" : ""}` : "–"], ["video", d.video_codec || "–"], ["audio", d.audio_codec || "–"],
     ["container", d.container || "–"], ["created", d.created_at || "–"], ["indexed", d.indexed_at || "–"], ["playback", d.play.source || d.play.reason || "–"]];
   for (const w of d.warnings || []) rows.push(["warning", w]);
   for (const [name, st] of Object.entries(d.stages || {})) rows.push([`stage ${name}`, `${st.state} (v${st.version})${st.error ? ": " + st.error : ""}`]);

@@ -4,7 +4,8 @@ import { h, api, qs, basename, saveBlob, thumbImg, timecode, parseRate, toast } 
 // ---------------------------------------------------------------- assets
 export async function assetsPage(params) {
   const kind = params.get("kind") || "";
-  const res = await api("/api/assets?" + qs({ kind }));
+  const LIMIT = 1000;
+  const res = await api("/api/assets?" + qs({ kind, limit: LIMIT }));
   const tabs = h("div", { class: "filters" }, ["", "video", "image", "audio"].map(k =>
     h("a", { href: `#/assets${k ? "?kind=" + k : ""}`, class: "chip" + (k === kind ? " text" : "") }, k || "all")));
   const cards = res.assets.map(a => h("div", { class: "card", tabindex: "0", onclick: () => { location.hash = `#/asset/${a.id}`; } },
@@ -14,7 +15,8 @@ export async function assetsPage(params) {
       a.state !== "indexed" ? h("span", { class: `badge tl pill ${a.state}` }, a.state) : null),
     h("div", { class: "meta" }, h("div", { class: "name", title: a.path, text: a.name }),
       h("div", { class: "line" }, h("span", {}, `${a.segments} shot${a.segments === 1 ? "" : "s"}`), h("span", {}, a.width ? `${a.width}×${a.height}` : "")))));
-  return { el: h("div", {}, h("h1", {}, `Assets (${res.assets.length})`), tabs,
+  return { el: h("div", {}, h("h1", {}, `Assets (${res.assets.length}${res.assets.length === LIMIT ? "+" : ""})`), tabs,
+    res.assets.length === LIMIT ? h("div", { class: "summary" }, `The first ${LIMIT} by path; search to find the others.`) : null,
     cards.length ? h("div", { class: "grid" }, cards) : h("div", { class: "empty" }, "Nothing catalogued yet: run assetdb ingest PATH.")) };
 }
 
