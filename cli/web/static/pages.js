@@ -155,8 +155,18 @@ function reelView(reel) {
 }
 
 // ---------------------------------------------------------------- ingest status
+const STATUS_REFRESH_MS = 5000;
+
 export async function statusPage() {
-  const s = await api("/api/status");
+  const el = h("div", {}, ...statusView(await api("/api/status")));
+  // follows an ingest running beside the server
+  const timer = setInterval(async () => {
+    try { el.replaceChildren(...statusView(await api("/api/status"))); } catch { /* next time */ }
+  }, STATUS_REFRESH_MS);
+  return { el, cleanup: () => clearInterval(timer) };
+}
+
+function statusView(s) {
   const a = s.assets;
   const stat = (v, k, cls = "") => h("div", { class: `stat ${cls}` }, h("div", { class: "v" }, String(v)), h("div", { class: "k" }, k));
   const stageRows = Object.entries(s.stages).sort();
@@ -164,7 +174,7 @@ export async function statusPage() {
     h("thead", {}, h("tr", {}, cols.map(c => h("th", {}, c[0])))),
     h("tbody", {}, rows.map(r => h("tr", {}, cols.map(c => h("td", {}, c[1](r))))))));
   const link = r => h("a", { href: `#/asset/${r.id}`, title: r.path }, basename(r.path));
-  return { el: h("div", {}, h("h1", {}, "Ingest status"),
+  return [h("h1", {}, "Ingest status"),
     h("div", { class: "stats" },
       stat(a.indexed, "indexed", "ok"), stat(a.pending, "pending"), stat(a.failed, "failed", a.failed ? "bad" : ""),
       stat(a.missing, "missing from disk"), stat((s.media_hours * 60).toFixed(1), "minutes of media"),
@@ -179,5 +189,6 @@ export async function statusPage() {
     h("h2", {}, `Pending (${s.pending.length})`),
     s.pending.length ? table([["file", link], ["state", r => h("span", { class: `pill ${r.state}` }, r.state)]], s.pending) : h("div", { class: "muted" }, "none"),
     h("h2", {}, "Vectors"),
-    table([["space", r => r[0]], ["vectors", r => String(r[1])]], Object.entries(s.vectors).sort())) };
+    Object.keys(s.vectors).length ? table([["space", r => r[0]], ["vectors", r => String(r[1])]], Object.entries(s.vectors).sort())
+      : h("div", { class: "muted" }, "none yet: the visual, transcript and sound extractors add them")];
 }
