@@ -57,6 +57,16 @@ def browser():
     driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def blank_page(browser):
+    """Each test starts on a blank page with no browser log left from the one before
+    (a page left open keeps polling a server that has stopped)."""
+    browser.get("about:blank")
+    browser.get_log("browser")
+    yield
+    browser.get("about:blank")
+
+
 @pytest.fixture
 def shots(tmp_path: Path, db_backend: str) -> Path:
     out = Path(os.environ.get("ASSETDB_SCREENSHOTS") or tmp_path / "screens") / db_backend
