@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session, selectinload
 from assetdb.db import Store, current_revision, head_revision
 from assetdb.errors import NotFound, QueryError
 from assetdb.paths import fs_path
-from assetdb.schema import STATE_FAILED, Asset, Keyframe, Segment, StageRun, TextEntry, Vector
+from assetdb.schema import (
+    STATE_FAILED,
+    Asset,
+    Keyframe,
+    Proxy,
+    Segment,
+    StageRun,
+    TextEntry,
+    Vector,
+)
 from assetdb.timecode import STILL, frames_to_smpte, range_timecodes, seconds_to_smpte
 
 log = logging.getLogger(__name__)
@@ -249,3 +258,13 @@ def asset_file(store: Store, asset_id: int) -> Path:
         if a is None:
             raise NotFound(f"no asset {asset_id}")
         return fs_path(a.path, a.path_bytes)
+
+
+def proxy_of(session: Session, asset_id: int) -> dict[str, Any] | None:
+    """The browser proxy of an asset (path relative to the data dir), or None."""
+    row = session.get(Proxy, asset_id)
+    if row is None:
+        return None
+    return {"asset_id": row.asset_id, "path": row.path, "width": row.width,
+            "height": row.height, "duration_s": row.duration_s, "size": row.size,
+            "has_audio": row.has_audio, "version": row.version}

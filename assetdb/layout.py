@@ -6,6 +6,7 @@
     <data_dir>/faces/sheets/person-<id>.jpg          contact sheets of a person
     <data_dir>/indexes/<slug>-<sha1[:8]>.faiss       FAISS index of one space (+ .json sidecar)
     <data_dir>/models/                               learned models (interest scorer ...)
+    <data_dir>/proxies/<id//1000:04d>/<id>.mp4       browser proxy of a video
 
 Paths stored in the database are relative to the data dir (POSIX separators), so a
 data dir can be moved as a whole.
@@ -22,6 +23,7 @@ KEYFRAMES = "keyframes"
 FACES = "faces"
 INDEXES = "indexes"
 MODELS = "models"
+PROXIES = "proxies"
 SQLITE_FILE = "assetdb.sqlite3"
 
 
@@ -83,6 +85,11 @@ def faiss_sidecar(index_file: Path) -> Path:
     return index_file.with_suffix(".json")
 
 
+def proxy_file(asset_id: int) -> str:
+    """The browser proxy of a video, relative to the data dir."""
+    return f"{PROXIES}/{asset_id // 1000:04d}/{asset_id}.mp4"
+
+
 def remove_old_keyframes(data_dir: Path, asset_id: int, keep: str) -> None:
     """Delete the keyframe folders of an asset's older content versions (``keep`` is the
     current one, relative)."""
@@ -94,6 +101,7 @@ def remove_old_keyframes(data_dir: Path, asset_id: int, keep: str) -> None:
 
 
 def remove_asset_files(data_dir: Path, asset_id: int) -> None:
-    """Delete every file the data dir holds for one asset (keyframes, face crops)."""
+    """Delete every file the data dir holds for one asset (keyframes, face crops, proxy)."""
     shutil.rmtree(Path(data_dir) / asset_keyframes_dir(asset_id), ignore_errors=True)
     shutil.rmtree(Path(data_dir) / face_crops_dir(asset_id), ignore_errors=True)
+    (Path(data_dir) / proxy_file(asset_id)).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from cli import catalogue, highlights, ingest, persons, search, transcript
+from cli import catalogue, highlights, ingest, persons, search, serve, transcript
 from cli.app import EXIT_INTERRUPTED, app
 from cli.output import message
 
@@ -23,6 +23,7 @@ app.add_typer(persons.persons_app, name="persons")
 app.add_typer(persons.faces_app, name="faces")
 app.command("highlights")(highlights.highlights_cmd)
 app.add_typer(highlights.interest_app, name="interest")
+app.command("serve")(serve.serve_command)
 
 
 def main() -> None:

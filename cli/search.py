@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from assetdb.errors import QueryError
-from cli.app import given, group, resolve_device, store
+from cli.app import given, group, resolve_device, state, store
 from cli.output import message, print_json, print_line, print_record, print_rows
 
 FIELDS = ["score", "path", "kind", "asset_id", "segment_id", "segment_index", "start_s", "end_s",
@@ -58,6 +58,19 @@ def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool
         print_rows([_table_row(i, h) for i, h in enumerate(hits, 1)], cols)
     if not hits:
         message("no matches")
+
+
+def _via_server(ctx: typer.Context, fields: dict[str, Any]) -> list[dict[str, Any]] | None:
+    from types import SimpleNamespace
+
+    from cli.web.client import search_via_server
+
+    obj = ctx.find_root().obj
+    settings = getattr(obj, "settings", None)
+    if not callable(settings):
+        return None
+    st = settings()
+    return search_via_server(st.data_dir, st.database_url, SimpleNamespace(**fields))
 
 
 def search_command(
@@ -103,7 +116,8 @@ def search_command(
         query=query, like_image=like, like_shot=like_shot, kind=kind, path=path,
         after=after, before=before, min_duration=min_duration, max_duration=max_duration,
         per_asset=per_asset, cutoff=cutoff, persons=list(person or []),
-        objects=list(obj or []), sounds=list(sound or []), sounds_like=sounds_like, sounds_like_shot=sounds_like_shot,
+        objects=list(obj or []), sounds=list(sound or []), sounds_like=sounds_like,
+        sounds_like_shot=sounds_like_shot,
         explain=explain, **given(limit=limit),
     )
     # checked before the store and any model are loaded
@@ -115,15 +129,21 @@ def search_command(
         from assetdb.highlights.edl import check_timecode
 
         check_timecode(record_start)
-    from assetdb.search import search
-    st = store(ctx)
-    req.device = resolve_device(device)
-    hits = [h.to_dict() for h in search(st, req)]
+    # a running `assetdb serve` on this store answers warm, before anything heavy loads
+    from cli.web.client import search_via_server
+
+    settings = state(ctx).settings()
+    hits = search_via_server(settings.data_dir, settings.database_url, req)
+    if hits is None:
+        from assetdb.search import search
+
+        req.device = resolve_device(device)
+        hits = [h.to_dict() for h in search(store(ctx), req)]
     _emit(hits, as_json, as_csv, explain)
     if out is not None and hits:
         from assetdb.highlights.selects import export_hits
 
-        sel = export_hits(st, hits, out, query=query, record_start=record_start)
+        sel = export_hits(store(ctx), hits, out, query=query, record_start=record_start)
         for w in sel.warnings:
             message(f"warning: {w}")
         n = len(sel.rows) if out.suffix.lower() == ".csv" else len(sel.reel.clips)

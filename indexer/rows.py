@@ -19,6 +19,7 @@ from assetdb.schema import (
     AudioTrack,
     ObjectDetection,
     OcrLine,
+    Proxy,
     SegmentObject,
     Transcript,
     TranscriptSegment,
@@ -268,6 +269,15 @@ def store_interest(session: Session, work: AssetWork, result: Any, ext: Any) -> 
     session.flush()
 
 
+def store_proxy(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
+    """proxy: the proxy file's row (none when the original plays in a browser)."""
+    session.execute(delete(Proxy).where(Proxy.asset_id == work.asset_id))
+    if result.needed:
+        session.add(Proxy(asset_id=work.asset_id, path=result.path, width=result.width,
+                          height=result.height, duration_s=result.duration_s,
+                          size=result.size, has_audio=result.has_audio, version=ext.version))
+
+
 StoreFn = Callable[[Session, AssetWork, Any, Any], None]
 
 STORES: dict[str, StoreFn] = {
@@ -280,4 +290,5 @@ STORES: dict[str, StoreFn] = {
     "sound_events": store_sound_events,
     "transcript": store_transcript,
     "interest": store_interest,
+    "proxy": store_proxy,
 }

@@ -13,7 +13,7 @@ from alembic import op
 revision = "0009"
 # The fixed chain is 0008 (the web proxies) -> 0009. Until 0008 lands on main this
 # points at what exists; the merge sets it to "0008".
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

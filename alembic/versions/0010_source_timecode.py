@@ -5,7 +5,7 @@
 drop-frame at 29.97/59.94, as they were shown before. Re-ingest reads the real values.
 
 Revision ID: 0010
-Revises: 0009 (0007 until the branches with 0008 and 0009 are merged)
+Revises: 0009
 """
 
 from __future__ import annotations

@@ -224,3 +224,21 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class Proxy(Base):
+    """A browser-playable H.264/AAC MP4 of a video a browser cannot play (the ``proxy``
+    stage; ``assetdb.layout.proxy_file`` says where it lives)."""
+
+    __tablename__ = "proxies"
+
+    asset_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(Text)  # relative to the data dir
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    size: Mapped[int] = mapped_column(BigInteger)
+    has_audio: Mapped[bool] = mapped_column()
+    version: Mapped[str] = mapped_column(String(32))

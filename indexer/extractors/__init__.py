@@ -20,13 +20,14 @@ REGISTRY: dict[str, str] = {
     "sound_events": "indexer.extractors.sound_events:SoundEventsExtractor",
     "transcript": "indexer.extractors.transcribe:TranscriptExtractor",
     "interest": "indexer.extractors.interest:InterestExtractor",
+    "proxy": "indexer.extractors.proxy:ProxyExtractor",
 }
 
 # Extractors an ingest runs unless told otherwise (names present in REGISTRY).
 # "concepts" stands for the database's visual embedder (concepts or an open_clip model,
 # whichever the catalogue was indexed with; see assetdb.spaces.visual_extractor).
 DEFAULT_EXTRACTORS: list[str] = ["concepts", "objects", "ocr", "faces", "audio", "sound_events",
-                                  "transcript", "interest"]
+                                  "transcript", "interest", "proxy"]
 
 _cache: dict[tuple[str, str], Extractor] = {}
 
