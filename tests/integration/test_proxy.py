@@ -68,7 +68,7 @@ def test_make_proxy_keeps_the_timeline(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("rotate", [90, 270])
 def test_proxy_keeps_the_display_rotation(tmp_path: Path, rotate: int) -> None:
-    from indexer.probe import probe
+    from assetdb.media.probe import probe
 
     src = make_video(tmp_path / "phone.mov", shots_s=[0.5], size=(160, 96), codec="mpeg4",
                      audio=False, rotate=rotate)
