@@ -1,8 +1,11 @@
-"""Reciprocal-rank fusion of the sources' rankings."""
+"""Fusion of the sources' scores: calibrated relevance (the default) and reciprocal-rank
+fusion (the previous default, kept as ``fusion="rrf"`` for comparison)."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 RRF_K = 60
 
@@ -30,3 +33,66 @@ def rrf_fuse(
         for (item, _), r in zip(items, ranks, strict=True):
             out[item][source] = (r, w / (k + r))
     return out
+
+
+# -- calibrated fusion ----------------------------------------------------------------
+# A source's raw score becomes a relevance in [0, 1]: the logistic
+# 1 / (1 + exp(-(score - MID) / SCALE)), i.e. the probability that a (query, segment)
+# pair with that score is relevant. MID/SCALE were fitted (bench/search_eval.py --fit,
+# a one-variable logistic regression) on the raw scores of judged relevant and unrelated
+# (query, file) pairs of bench/queries.toml over the sample archive; see each entry.
+@dataclass(frozen=True)
+class Calibration:
+    mid: float  # the raw score at relevance 0.5
+    scale: float  # raw-score units per e-fold of the odds
+
+    def __call__(self, score: float) -> float:
+        z = (score - self.mid) / self.scale
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+CALIBRATION: dict[str, Calibration] = {
+    # concepts space (ConSE over MiniLM), query text vs keyframe cosine
+    "visual": Calibration(mid=0.40, scale=0.05),
+    # all-MiniLM-L6-v2 query vs transcript line cosine
+    "transcript": Calibration(mid=0.38, scale=0.05),
+    # image-to-image cosine in the visual space (--like, --like-shot)
+    "like": Calibration(mid=0.80, scale=0.05),
+    # --sounds-like: 0.5 timbre cosine + 0.5 shape cosine
+    "sound": Calibration(mid=0.85, scale=0.04),
+}
+# Sources scored in [0, 1] already (full text: coverage x where the text came from;
+# filters) pass through unchanged; a source without an entry here does too, clamped.
+
+# Hits below this fused relevance are not shown unless --cutoff says otherwise.
+DEFAULT_CUTOFF = 0.3
+
+
+def relevance(source: str, score: float) -> float:
+    cal = CALIBRATION.get(source)
+    if cal is None:
+        return max(0.0, min(1.0, float(score)))
+    return cal(float(score))
+
+
+def calibrated_fuse(
+    scores: dict[str, dict[int, float]], weights: dict[str, float]
+) -> dict[int, dict[str, tuple[float, float]]]:
+    """item -> {source: (relevance, weighted relevance)}; the fused relevance of an item
+    is :func:`noisy_or` of its weighted relevances."""
+    out: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for source, items in scores.items():
+        w = max(0.0, min(1.0, weights.get(source, 1.0)))
+        for item, raw in items.items():
+            r = relevance(source, raw)
+            out[item][source] = (r, w * r)
+    return out
+
+
+def noisy_or(parts: list[float]) -> float:
+    """1 - prod(1 - p): the chance that at least one source is right, if each is an
+    independent witness. Never below the best single source; agreement raises it."""
+    miss = 1.0
+    for p in parts:
+        miss *= 1.0 - max(0.0, min(1.0, p))
+    return 1.0 - miss
