@@ -140,6 +140,52 @@ def evaluate(store, queries: list[dict], fusion: str, limit: int, verbose: bool)
     return out
 
 
+def fit(store, queries: list[dict], limit: int) -> None:
+    """Per source, the raw scores of judged relevant and unrelated (query, file) pairs
+    (a file's best shot), and the logistic relevance = 1/(1+exp(-(s-mid)/scale)) fitted
+    to them by maximum likelihood: the constants of assetdb.search.fusion.CALIBRATION."""
+    import numpy as np
+
+    from assetdb.search import SearchRequest, search
+
+    pairs: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for q in queries:
+        rel = set(q["relevant"])
+        best: dict[tuple[str, str], float] = {}
+        for h in search(store, SearchRequest(query=q["q"], limit=limit, cutoff=0.0,
+                                             all_shots=True)):
+            name = Path(h.path).name
+            for src, sc in h.sources.items():
+                key = (src, name)
+                best[key] = max(best.get(key, -1e9), sc.score)
+        for (src, name), sc in best.items():
+            pairs[src].append((sc, int(name in rel)))
+    for src, xs in sorted(pairs.items()):
+        x = np.array([a for a, _ in xs])
+        y = np.array([b for _, b in xs], dtype=float)
+        if y.sum() < 2 or y.sum() == len(y):
+            print(f"{src:10} {len(y)} pairs, {int(y.sum())} relevant: too few to fit")
+            continue
+        # plain maximum likelihood: relevance is P(relevant | score) at this archive's
+        # share of relevant files among a query's candidates (an honest probability;
+        # weighing the classes equally instead put the visual midpoint at 0.26, where
+        # 5% of unrelated pairs would score over 0.7)
+        sw = np.ones_like(y)
+        w = np.zeros(2)  # logit = w0 + w1 * x, Newton steps with a little ridge
+        X = np.stack([np.ones_like(x), x], 1)
+        for _ in range(50):
+            p = 1 / (1 + np.exp(-(X @ w)))
+            g = X.T @ (sw * (y - p)) - 1e-3 * w
+            hess = X.T @ (X * (sw * p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
+            w += np.linalg.solve(hess, g)
+        mid, scale = -w[0] / w[1], 1 / w[1]
+        r, u = x[y == 1], x[y == 0]
+        print(f"{src:10} {len(y):5d} pairs ({len(r)} relevant): relevant median "
+              f"{np.median(r):.3f} [{r.min():.3f}, {r.max():.3f}], unrelated median "
+              f"{np.median(u):.3f} p95 {np.percentile(u, 95):.3f}; fit mid {mid:.3f} "
+              f"scale {scale:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path)
@@ -149,6 +195,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=100, help="shots asked for per query")
     ap.add_argument("--queries", type=Path, default=QUERIES)
     ap.add_argument("--stills", type=Path, help="only link the stills subset into this folder")
+    ap.add_argument("--fit", action="store_true",
+                    help="fit the per-source calibration on the judged pairs instead")
     ap.add_argument("-v", "--verbose", action="store_true", help="each query's first files")
     args = ap.parse_args()
     if args.stills:
@@ -160,6 +208,9 @@ def main() -> None:
     store = Store.open(load_settings(data_dir=args.data_dir, database_url=args.database_url),
                        create=False)
     queries = load_queries(args.queries)
+    if args.fit:
+        fit(store, queries, args.limit)
+        return
     results = {}
     for fusion in args.fusion.split(","):
         evaluate(store, queries[:1], fusion, args.limit, False)  # warm the models

@@ -385,7 +385,7 @@ def highlights_for_asset(
 # Dense sources rank every shot for any query, so "the shots a search matches" are those
 # whose fused relevance (search's calibrated, absolute score) reaches this; without it a
 # reel for "cars on a road" opened on Chaplin.
-QUERY_CUTOFF = 0.3
+QUERY_CUTOFF = 0.1  # search's DEFAULT_CUTOFF
 
 
 def highlights_for_query(

@@ -37,10 +37,15 @@ def rrf_fuse(
 
 # -- calibrated fusion ----------------------------------------------------------------
 # A source's raw score becomes a relevance in [0, 1]: the logistic
-# 1 / (1 + exp(-(score - MID) / SCALE)), i.e. the probability that a (query, segment)
-# pair with that score is relevant. MID/SCALE were fitted (bench/search_eval.py --fit,
-# a one-variable logistic regression) on the raw scores of judged relevant and unrelated
-# (query, file) pairs of bench/queries.toml over the sample archive; see each entry.
+# 1 / (1 + exp(-(score - MID) / SCALE)), i.e. the probability that a (query, file) pair
+# with that score is relevant. MID/SCALE were fitted by maximum likelihood
+# (`bench/search_eval.py --fit`, a one-variable logistic regression) on the raw scores
+# of the judged (query, file) pairs of bench/queries.toml over the sample archive (the
+# shared media plus 49 ImageNet stills; 47 queries, each file's best shot):
+#   visual      3243 pairs, 55 relevant: relevant median 0.417 [0.068, 0.614],
+#               unrelated median 0.149, 95th percentile 0.321 -> mid 0.500 scale 0.059
+#   transcript  54 pairs, 8 relevant: relevant median 0.709 [0.314, 0.994],
+#               unrelated median 0.279, 95th percentile 0.417 -> mid 0.579 scale 0.079
 @dataclass(frozen=True)
 class Calibration:
     mid: float  # the raw score at relevance 0.5
@@ -52,20 +57,25 @@ class Calibration:
 
 
 CALIBRATION: dict[str, Calibration] = {
-    # concepts space (ConSE over MiniLM), query text vs keyframe cosine
-    "visual": Calibration(mid=0.40, scale=0.05),
-    # all-MiniLM-L6-v2 query vs transcript line cosine
-    "transcript": Calibration(mid=0.38, scale=0.05),
-    # image-to-image cosine in the visual space (--like, --like-shot)
+    # concepts space (ConSE over MiniLM): query text vs keyframe cosine (fitted above)
+    "visual": Calibration(mid=0.500, scale=0.059),
+    # all-MiniLM-L6-v2: query vs transcript line cosine (fitted above)
+    "transcript": Calibration(mid=0.579, scale=0.079),
+    # NOT fitted (no judged pairs yet): image-to-image cosine in the visual space
+    # (--like, --like-shot); an image is its own neighbour at 1.0, same-class stills
+    # of imagenet-1k-samples sit around 0.8-0.95
     "like": Calibration(mid=0.80, scale=0.05),
-    # --sounds-like: 0.5 timbre cosine + 0.5 shape cosine
+    # NOT fitted: --sounds-like, 0.5 timbre cosine + 0.5 shape cosine
     "sound": Calibration(mid=0.85, scale=0.04),
 }
-# Sources scored in [0, 1] already (full text: coverage x where the text came from;
-# filters) pass through unchanged; a source without an entry here does too, clamped.
+# Full-text hits are scored in [0, 1] already (query coverage x where the text came
+# from, assetdb.search.fts.text_relevance; the fit above gave them mid 0.44 scale 0.21,
+# close to the identity over the range that matters) and pass through unchanged, as do
+# filters and any source without an entry here (clamped to [0, 1]).
 
-# Hits below this fused relevance are not shown unless --cutoff says otherwise.
-DEFAULT_CUTOFF = 0.3
+# Hits below this fused relevance are not shown unless --cutoff says otherwise: a hit
+# has at least a one-in-ten chance of being what was asked for.
+DEFAULT_CUTOFF = 0.1
 
 
 def relevance(source: str, score: float) -> float:

@@ -55,7 +55,9 @@ class VisualExtractor(Extractor):
 
 class ConceptsExtractor(VisualExtractor):
     name = "concepts"
-    version = "1"
+    # 2: classes described with their WordNet hypernyms (assetdb.models.concepts), so
+    # every stored image vector is re-embedded; the query side is unchanged
+    version = "2"
 
     def _load(self) -> None:
         self._embedder = ConceptEmbedder.shared(
