@@ -13,10 +13,10 @@ option ``use_objects`` is on) join the mix as extra
 "classes" weighted by their scores (off by default: measured +0.02 mAP for an 11x
 slower embedding; `bench/concepts_eval.py --objects` measures it).
 
-Each class is described by its synonyms and its WordNet hypernyms
-(:mod:`assetdb.models.wordnet`, Debian ``wordnet-base``): "tabby, tabby cat, a kind of
-domestic cat, cat, feline, carnivore". Without WordNet installed the labels alone are
-used (with a warning). The defaults (top-k, probability floor, temperature, class
+A class can also be described by its WordNet hypernyms (``hypernym_depth``;
+:mod:`assetdb.models.wordnet`, Debian ``wordnet-base``): "tabby, tabby cat, a kind of
+domestic cat, cat, feline, carnivore" (measured, off by default: see ConceptParams).
+The defaults (top-k, probability floor, temperature, class
 text, hypernym depth) were chosen with ``bench/concepts_eval.py`` on
 ``images/imagenet-1k-samples``.
 """
@@ -134,12 +134,15 @@ class ConceptParams:
     temperature: float = 5.0  # p ** (1/T), renormalised: <1 sharpens, >1 flattens
     text_mode: str = "joined"
     template: str = TEMPLATE
-    # WordNet context of each class (bench/concepts_eval.py --wordnet, 17 queries, same
-    # run): labels only mAP 0.682; hypernyms to depth 1: 0.777, 3: 0.807, 4: 0.807
-    # (P@10 0.741 vs 0.729), 5: 0.797, 6: 0.801; the gloss as a second text hurts
-    # (0.733 alone, 0.768 with depth 3). "kitty" reaches the domestic cats through
-    # "domestic cat, cat", a robin is "a kind of thrush, oscine, passerine, bird".
-    hypernym_depth: int = 4
+    # WordNet context of each class. On ImageNet stills (bench/concepts_eval.py
+    # --wordnet, 17 queries, one run) hypernyms help: labels only mAP 0.682; depth 1:
+    # 0.777, 3: 0.807, 4: 0.807, 5: 0.797, 6: 0.801; the gloss hurts (0.733 alone,
+    # 0.768 with depth 3). But on the archive's typed queries (bench/search_eval.py,
+    # 24 visual queries, 10 of them about video shots) visual mAP fell from 0.671
+    # (labels) to 0.609 (depth 1) and 0.612 (depth 4): a video keyframe's noisy class
+    # mix gains generic words ("bird", "carnivore") and drifts towards every query.
+    # So it stays off; ConceptParams(hypernym_depth=4) turns it on.
+    hypernym_depth: int = 0
     gloss: bool = False
     # COCO detections' share of the mix. mAP 0.674 without, 0.687 at 0.1, 0.695 at 0.25,
     # 0.669 at 0.5 (bench/concepts_eval.py --objects).

@@ -55,9 +55,9 @@ class VisualExtractor(Extractor):
 
 class ConceptsExtractor(VisualExtractor):
     name = "concepts"
-    # 2: classes described with their WordNet hypernyms (assetdb.models.concepts), so
-    # every stored image vector is re-embedded; the query side is unchanged
-    version = "2"
+    # bump when ConceptParams' defaults change the embedding (e.g. WordNet hypernyms):
+    # every stored image vector is then re-embedded
+    version = "1"
 
     def _load(self) -> None:
         self._embedder = ConceptEmbedder.shared(
