@@ -66,7 +66,7 @@ def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool
     elif hits:
         cols = TABLE + (["why"] if explain else []) + ["snippet"]
         print_rows([_table_row(i, h) for i, h in enumerate(hits, 1)], cols)
-    if not hits and ranked:
+    if not hits and ranked and cutoff != 0:
         from assetdb.search.fusion import DEFAULT_CUTOFF
 
         c = DEFAULT_CUTOFF if cutoff is None else cutoff
@@ -95,7 +95,8 @@ def search_command(
         "--per-asset", help="The best shot of each file: the default now; kept as an alias.",
         hidden=True)] = False,
     cutoff: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Least relevance (0-1) a hit needs; default 0.1.")] = None,
+        min=0.0, max=1.0, help="Least relevance (0-1) a hit needs; default 0.1 for queries in words, 0 for "
+             "--like/--sounds-like alone.")] = None,
     add: Annotated[list[str] | None, typer.Option(
         "--add", help="Add a text term to the visual query, optionally weighted: "
                       "--add \"2:night\". Repeatable.")] = None,
@@ -142,7 +143,8 @@ def search_command(
     st = store(ctx)
     req.device = resolve_device(device)
     hits = [h.to_dict() for h in search(st, req)]
-    _emit(hits, as_json, as_csv, explain, ranked=req.has_ranking(), cutoff=req.cutoff)
+    by_words = bool((req.query or "").strip() or req.add or req.add_images)
+    _emit(hits, as_json, as_csv, explain, ranked=by_words, cutoff=req.cutoff)
 
 
 @index_app.command("status")

@@ -197,7 +197,12 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                                   round(rel, 6))
                 for name, (rel, c) in parts.items()
             }
-        cutoff = DEFAULT_CUTOFF if req.cutoff is None else req.cutoff
+        if req.cutoff is not None:
+            cutoff = req.cutoff
+        elif query or arithmetic:
+            cutoff = DEFAULT_CUTOFF
+        else:  # by example only (--like, --sounds-like): their calibration is not fitted
+            cutoff = 0.0
     else:
         fused = rrf_fuse(rankings, weights)
         for seg, parts in fused.items():
