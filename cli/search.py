@@ -7,7 +7,7 @@ JSON output (``--json``, stable): a list of hits, best first, each
 [0, 1], ``other_shots`` the file's other matching shots (null with ``--all-shots``);
 source names: visual, like, text, transcript, sound,
 filter. ``--csv`` and piped TSV carry the same fields, ``sources`` flattened to
-``<name>_rank``/``<name>_score`` columns.
+``<name>_rank``/``<name>_score``/``<name>_relevance`` columns.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def _row(hit: dict[str, Any]) -> dict[str, Any]:
         src = hit["sources"].get(name)
         row[f"{name}_rank"] = src["rank"] if src else None
         row[f"{name}_score"] = round(src["score"], 4) if src else None
+        row[f"{name}_relevance"] = src.get("relevance") if src else None
     return row
 
 
@@ -61,7 +62,7 @@ def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool
     if as_json:
         print_json(hits)
     elif as_csv or not is_terminal():
-        cols = FIELDS + [f"{n}_{x}" for n in SOURCES for x in ("rank", "score")]
+        cols = FIELDS + [f"{n}_{x}" for n in SOURCES for x in ("rank", "score", "relevance")]
         print_rows([_row(h) for h in hits], cols, as_csv=as_csv)
     elif hits:
         cols = TABLE + (["why"] if explain else []) + ["snippet"]
@@ -95,8 +96,8 @@ def search_command(
         "--per-asset", help="The best shot of each file: the default now; kept as an alias.",
         hidden=True)] = False,
     cutoff: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Least relevance (0-1) a hit needs; default 0.1 for queries in words, 0 for "
-             "--like/--sounds-like alone.")] = None,
+        min=0.0, max=1.0, help="Least relevance (0-1) a hit needs; default 0.1 for a query in words, 0 "
+             "with --like/--sounds-like alone or --add/--subtract/--add-image.")] = None,
     add: Annotated[list[str] | None, typer.Option(
         "--add", help="Add a text term to the visual query, optionally weighted: "
                       "--add \"2:night\". Repeatable.")] = None,
@@ -143,7 +144,8 @@ def search_command(
     st = store(ctx)
     req.device = resolve_device(device)
     hits = [h.to_dict() for h in search(st, req)]
-    by_words = bool((req.query or "").strip() or req.add or req.add_images)
+    by_words = bool((req.query or "").strip()) and not (req.add or req.subtract
+                                                        or req.add_images)
     _emit(hits, as_json, as_csv, explain, ranked=by_words, cutoff=req.cutoff)
 
 

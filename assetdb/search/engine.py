@@ -199,9 +199,11 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             }
         if req.cutoff is not None:
             cutoff = req.cutoff
-        elif query or arithmetic:
+        elif query and not arithmetic:
             cutoff = DEFAULT_CUTOFF
-        else:  # by example only (--like, --sounds-like): their calibration is not fitted
+        else:
+            # by example (--like, --sounds-like) or by query arithmetic: the curves were
+            # fitted on plain text queries, a mixed vector's cosines sit lower
             cutoff = 0.0
     else:
         fused = rrf_fuse(rankings, weights)

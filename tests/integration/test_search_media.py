@@ -108,7 +108,9 @@ def test_free_text_finds_video_shots(indexed, query, wanted):
     from assetdb.search import SearchRequest, search
 
     store, _ = indexed
-    hits = search(store, SearchRequest(query=query, kind="video", per_asset=True, limit=4))
+    # a ranking test: cutoff 0 (by default a weak visual match may fall under the
+    # calibrated cutoff, e.g. vtest.avi's pedestrians for the concepts embedder)
+    hits = search(store, SearchRequest(query=query, kind="video", limit=4, cutoff=0.0))
     names = [Path(h.path).name for h in hits]
     print(query, names)
     assert names[0] in wanted, names
