@@ -140,6 +140,23 @@ def evaluate(store, queries: list[dict], fusion: str, limit: int, verbose: bool)
     return out
 
 
+def cutoff_check(store, queries: list[dict], fusion: str, cutoff: float) -> tuple[int, float, float]:
+    """Over the queries with one right file: (queries, mean files kept at ``cutoff``,
+    share of them where the right file is kept). rrf's cutoff is relative to the best
+    hit, the calibrated one absolute."""
+    from assetdb.search import SearchRequest, search
+
+    single = [q for q in queries if len(q["relevant"]) == 1]
+    kept, right = [], 0
+    for q in single:
+        hits = search(store, SearchRequest(query=q["q"], limit=100, cutoff=cutoff,
+                                           fusion=fusion))
+        files = {Path(h.path).name for h in hits}
+        kept.append(len(files))
+        right += q["relevant"][0] in files
+    return len(single), sum(kept) / len(kept), right / len(single)
+
+
 def fit(store, queries: list[dict], limit: int) -> None:
     """Per source, the raw scores of judged relevant and unrelated (query, file) pairs
     (a file's best shot), and the logistic relevance = 1/(1+exp(-(s-mid)/scale)) fitted
@@ -227,6 +244,12 @@ def main() -> None:
                 cells.append(f"{t1:16.3f} {t3:6.3f} {m:6.3f}")
         if cells:
             print(f"{kind:8} {n:3d} " + " ".join(cells))
+    for f in results:
+        if f in ("rrf", "calibrated"):
+            for c in (0.1, 0.5, 0.9):
+                n, kept, right = cutoff_check(store, queries, f, c)
+                print(f"--cutoff {c} {f}: {n} one-answer queries keep {kept:.1f} files on "
+                      f"average, the right one in {right:.0%}")
     for f, r in results.items():
         med, worst = r["latency"]
         print(f"latency {f}: median {med * 1000:.0f} ms, max {worst * 1000:.0f} ms per query")
