@@ -60,6 +60,8 @@ def evaluate(img_emb: np.ndarray, q_emb: np.ndarray, rel: np.ndarray) -> tuple[f
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--wordnet", action="store_true",
+                    help="only the WordNet variants (hypernym depth, gloss) against DEFAULT")
     ap.add_argument("--objects", action="store_true",
                     help="also measure the COCO detections mix (needs the objects feature)")
     args = ap.parse_args()
@@ -86,20 +88,38 @@ def main() -> None:
     rows = []
     emb_cache: dict[tuple[str, str], np.ndarray] = {}
 
-    def class_emb(mode: str, template: str) -> np.ndarray:
-        key = (mode, template)
+    def class_emb(mode: str, template: str, depth: int = 0, gloss: bool = False) -> np.ndarray:
+        key = (mode, template, depth, gloss)
         if key not in emb_cache:
-            e = ConceptEmbedder(use_objects=False, params=ConceptParams(text_mode=mode, template=template))
+            e = ConceptEmbedder(use_objects=False, params=ConceptParams(
+                text_mode=mode, template=template, hypernym_depth=depth, gloss=gloss))
             emb_cache[key] = e.class_embeddings()
         return emb_cache[key]
 
     def run(name: str, p: ConceptParams) -> None:
         e = ConceptEmbedder(use_objects=False, params=p)
-        e._class_emb = class_emb(p.text_mode, p.template)
+        e._class_emb = class_emb(p.text_mode, p.template, p.hypernym_depth, p.gloss)
         img = np.stack([e.combine(pr) for pr in probs])
         m, p10, nd = evaluate(img, q_emb, rel)
         rows.append((name, p.top_k, p.floor, p.temperature, p.text_mode, p.template, m, p10, nd))
 
+    if args.wordnet:
+        from dataclasses import replace
+
+        d = ConceptParams()
+        base_p = replace(d, hypernym_depth=0, gloss=False)
+        run("labels", base_p)
+        for depth in (1, 2, 3, 4, 5, 6):
+            run(f"wn-h{depth}", replace(base_p, hypernym_depth=depth))
+        run("wn-gloss", replace(base_p, gloss=True))
+        for depth in (3, 5):
+            run(f"wn-h{depth}g", replace(base_p, hypernym_depth=depth, gloss=True))
+        run("DEFAULT", d)
+        for r in rows:
+            print(f"{r[0]:9} k={r[1]} T={r[3]} {r[4]:7} mAP {r[6]:.3f} P@10 {r[7]:.3f} "
+                  f"nDCG20 {r[8]:.3f}")
+        print(f"random    mAP {rnd:.3f}")
+        return
     for mode, template in itertools.product(
         ("first", "all", "joined"), ("{}", "a photo of a {}.", "a picture of {}, a kind of object")
     ):

@@ -38,6 +38,8 @@ QUERIES: dict[str, set[int]] = {
     "computer equipment": {508, 527, 590, 620, 664, 673, 681, 742, 782, 810, 878},
     "a place of worship": {406, 442, 497, 663, 668, 832},
     "a big cat in the wild": _r(286, 293),
+    "kitty": _r(281, 285),  # a pet word for the domestic cats
+    "a parrot": {87, 88, 89, 90},  # African grey, macaw, cockatoo, lorikeet
     "sea creatures": _r(0, 6) | _r(107, 126) | _r(389, 397),
 }
 

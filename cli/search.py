@@ -2,10 +2,12 @@
 
 JSON output (``--json``, stable): a list of hits, best first, each
 ``{"asset_id", "path", "kind", "segment_id", "segment_index", "start_s", "end_s",
-"tc_in", "tc_out", "score", "thumbnail", "snippet", "sources": {name: {"rank",
-"score", "contribution"}}}``; source names: visual, like, text, transcript, sound, sound_events,
+"tc_in", "tc_out", "score", "other_shots", "thumbnail", "snippet", "sources": {name:
+{"rank", "score", "contribution", "relevance"}}}``: ``score`` is the fused relevance in
+[0, 1], ``other_shots`` the file's other matching shots (null with ``--all-shots``);
+source names: visual, like, text, transcript, sound, sound_events,
 filter. ``--csv`` and piped TSV carry the same fields, ``sources`` flattened to
-``<name>_rank``/``<name>_score`` columns.
+``<name>_rank``/``<name>_score``/``<name>_relevance`` columns.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from cli.app import given, group, resolve_device, state, store
 from cli.output import message, print_json, print_line, print_record, print_rows
 
 FIELDS = ["score", "path", "kind", "asset_id", "segment_id", "segment_index", "start_s", "end_s",
-          "tc_in", "tc_out", "thumbnail", "snippet"]
+          "tc_in", "tc_out", "other_shots", "thumbnail", "snippet"]
 SOURCES = ["visual", "like", "text", "transcript", "sound", "sound_events"]
-TABLE = ["#", "score", "path", "in", "out", "kind", "seg"]
+TABLE = ["#", "score", "path", "in", "out", "kind", "seg", "more"]
 
 index_app = group(help="Vector index: status and rebuild (switch model).")
 
@@ -34,29 +36,44 @@ def _row(hit: dict[str, Any]) -> dict[str, Any]:
         src = hit["sources"].get(name)
         row[f"{name}_rank"] = src["rank"] if src else None
         row[f"{name}_score"] = round(src["score"], 4) if src else None
+        row[f"{name}_relevance"] = src.get("relevance") if src else None
     return row
 
 
+def _why(n: str, s: dict[str, Any]) -> str:
+    if s.get("relevance") is not None:  # calibrated: raw score -> relevance (weighted)
+        return f"{n}#{s['rank']} {s['score']:.3f}->{s['relevance']:.2f}"
+    return f"{n}#{s['rank']}({s['score']:.3f})+{s['contribution']:.4f}"
+
+
 def _table_row(i: int, h: dict[str, Any]) -> dict[str, Any]:
-    why = " ".join(f"{n}#{s['rank']}({s['score']:.3f})+{s['contribution']:.4f}"
-                   for n, s in h["sources"].items())
-    return {"#": i, "score": f"{h['score']:.4f}", "path": h["path"], "in": h["tc_in"],
-            "out": h["tc_out"], "kind": h["kind"], "seg": h["segment_id"], "why": why,
+    why = " ".join(_why(n, s) for n, s in h["sources"].items())
+    more = h.get("other_shots")
+    return {"#": i, "score": f"{h['score']:.3f}", "path": h["path"], "in": h["tc_in"],
+            "out": h["tc_out"], "kind": h["kind"], "seg": h["segment_id"],
+            "more": f"+{more} shots" if more else "", "why": why,
             "snippet": h.get("snippet") or ""}
 
 
-def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool) -> None:
+def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool,
+          ranked: bool = False, cutoff: float | None = None) -> None:
     from cli.output import is_terminal
 
     if as_json:
         print_json(hits)
     elif as_csv or not is_terminal():
-        cols = FIELDS + [f"{n}_{x}" for n in SOURCES for x in ("rank", "score")]
+        cols = FIELDS + [f"{n}_{x}" for n in SOURCES for x in ("rank", "score", "relevance")]
         print_rows([_row(h) for h in hits], cols, as_csv=as_csv)
     elif hits:
         cols = TABLE + (["why"] if explain else []) + ["snippet"]
         print_rows([_table_row(i, h) for i, h in enumerate(hits, 1)], cols)
-    if not hits:
+    if not hits and ranked and cutoff != 0:
+        from assetdb.search.fusion import DEFAULT_CUTOFF
+
+        c = DEFAULT_CUTOFF if cutoff is None else cutoff
+        message(f"no good match: nothing scored a relevance of {c:g} or more "
+                "(a lower --cutoff shows weaker hits)")
+    elif not hits:
         message("no matches")
 
 
@@ -85,9 +102,27 @@ def search_command(
     min_duration: Annotated[float | None, typer.Option(help="Shortest shot, seconds.")] = None,
     max_duration: Annotated[float | None, typer.Option(help="Longest shot, seconds.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Number of hits.")] = None,
-    per_asset: Annotated[bool, typer.Option("--per-asset", help="Best shot per file only.")] = False,
+    all_shots: Annotated[bool, typer.Option(
+        "--all-shots", help="List every matching shot (default: the best shot of each file, "
+                            "with the number of its other matching shots).")] = False,
+    per_asset: Annotated[bool, typer.Option(
+        "--per-asset", help="The best shot of each file: the default now; kept as an alias.",
+        hidden=True)] = False,
     cutoff: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Keep hits scoring >= this fraction of the best.")] = None,
+        min=0.0, max=1.0, help="Least relevance (0-1) a hit needs; default 0.1 for a query in words, 0 "
+             "with --like/--sounds-like alone or --add/--subtract/--add-image.")] = None,
+    add: Annotated[list[str] | None, typer.Option(
+        "--add", help="Add a text term to the visual query, optionally weighted: "
+                      "--add \"2:night\". Repeatable.")] = None,
+    subtract: Annotated[list[str] | None, typer.Option(
+        "--subtract", help="Subtract a text term: --subtract fence, --subtract 0.5:fence. "
+                           "Repeatable.")] = None,
+    add_image: Annotated[list[str] | None, typer.Option(
+        "--add-image", help="Add an image to the visual query: PATH or WEIGHT:PATH. "
+                            "Repeatable.")] = None,
+    fusion: Annotated[str, typer.Option(
+        "--fusion", hidden=True, help="calibrated (default) or rrf (the old rank fusion).")
+    ] = "calibrated",
     person: Annotated[list[str] | None, typer.Option(
         "--person", help="Shots with this person; repeated: shots with ALL of them.")] = None,
     obj: Annotated[list[str] | None, typer.Option(
@@ -115,9 +150,10 @@ def search_command(
     req = SearchRequest(
         query=query, like_image=like, like_shot=like_shot, kind=kind, path=path,
         after=after, before=before, min_duration=min_duration, max_duration=max_duration,
-        per_asset=per_asset, cutoff=cutoff, persons=list(person or []),
-        objects=list(obj or []), sounds=list(sound or []), sounds_like=sounds_like,
-        sounds_like_shot=sounds_like_shot,
+        per_asset=per_asset, all_shots=all_shots, cutoff=cutoff, fusion=fusion,
+        add=list(add or []), subtract=list(subtract or []), add_images=list(add_image or []),
+        persons=list(person or []), objects=list(obj or []), sounds=list(sound or []),
+        sounds_like=sounds_like, sounds_like_shot=sounds_like_shot,
         explain=explain, **given(limit=limit),
     )
     # checked before the store and any model are loaded
@@ -139,7 +175,9 @@ def search_command(
 
         req.device = resolve_device(device)
         hits = [h.to_dict() for h in search(store(ctx), req)]
-    _emit(hits, as_json, as_csv, explain)
+    by_words = bool((req.query or "").strip()) and not (req.add or req.subtract
+                                                        or req.add_images)
+    _emit(hits, as_json, as_csv, explain, ranked=by_words, cutoff=req.cutoff)
     if out is not None and hits:
         from assetdb.highlights.selects import export_hits
 

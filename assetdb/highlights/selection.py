@@ -383,9 +383,9 @@ def highlights_for_asset(
 
 
 # Dense sources rank every shot for any query, so "the shots a search matches" are those
-# whose fused score is at least this share of the best one (search's relative cutoff);
-# without it a reel for "cars on a road" opened on Chaplin.
-QUERY_CUTOFF = 0.5
+# whose fused relevance (search's calibrated, absolute score) reaches this; without it a
+# reel for "cars on a road" opened on Chaplin.
+QUERY_CUTOFF = 0.1  # search's DEFAULT_CUTOFF
 
 
 def highlights_for_query(
@@ -395,7 +395,8 @@ def highlights_for_query(
     """A reel across the archive from the shots a search matches."""
     from assetdb.search import SearchRequest, search
 
-    hits = search(store, SearchRequest(query=query, kind="video", limit=limit, cutoff=cutoff))
+    hits = search(store, SearchRequest(query=query, kind="video", limit=limit, cutoff=cutoff,
+                                         all_shots=True))
     seg_ids = {h.segment_id for h in hits}
     asset_ids: set[int] = set()
     if not seg_ids and not asset_ids:

@@ -13,8 +13,12 @@ option ``use_objects`` is on) join the mix as extra
 "classes" weighted by their scores (off by default: measured +0.02 mAP for an 11x
 slower embedding; `bench/concepts_eval.py --objects` measures it).
 
-The defaults (top-k, probability floor, temperature, class text) were chosen with
-``bench/concepts_eval.py`` on ``images/imagenet-1k-samples``.
+A class can also be described by its WordNet hypernyms (``hypernym_depth``;
+:mod:`assetdb.models.wordnet`, Debian ``wordnet-base``): "tabby, tabby cat, a kind of
+domestic cat, cat, feline, carnivore" (measured, off by default: see ConceptParams).
+The defaults (top-k, probability floor, temperature, class
+text, hypernym depth) were chosen with ``bench/concepts_eval.py`` on
+``images/imagenet-1k-samples``.
 """
 
 from __future__ import annotations
@@ -50,14 +54,55 @@ def _is_binomial(name: str) -> bool:
     )
 
 
-def class_texts(synonyms: list[list[str]], mode: str = "all", template: str = TEMPLATE) -> list[list[str]]:
+def wordnet_context(depth: int, gloss: bool) -> tuple[list[list[str]], list[str]] | None:
+    """(hypernym names per class, gloss per class) from WordNet, or None when WordNet is
+    not installed or nothing is asked for."""
+    if depth <= 0 and not gloss:
+        return None
+    from assetdb.models import wordnet
+
+    if not wordnet.available():
+        log.warning("WordNet is not installed (apt-get install wordnet-base): concept "
+                    "classes are described by their labels only")
+        return None
+    offsets = [int(w[1:]) for w in wordnet.imagenet_wnids()]
+    hypers = [[h for h in wordnet.hypernym_names(o, depth) if h not in ABSTRACT]
+              for o in offsets]
+    glosses = [wordnet.synset(o).gloss.split(";")[0].strip() if gloss else "" for o in offsets]
+    return hypers, glosses
+
+
+# Hypernyms too abstract to describe a picture; they pull unrelated classes together.
+ABSTRACT = frozenset({
+    "entity", "physical entity", "abstraction", "object", "whole", "living thing",
+    "organism", "being", "artifact", "instrumentality", "matter", "substance", "vertebrate",
+    "chordate", "placental", "eutherian mammal", "eutherian", "invertebrate", "unit",
+    "causal agent", "person", "structure", "device", "container", "commodity", "covering",
+})
+
+
+def class_texts(synonyms: list[list[str]], mode: str = "all", template: str = TEMPLATE,
+                context: tuple[list[list[str]], list[str]] | None = None) -> list[list[str]]:
     """The texts embedded for each class; a class embedding is their normalised mean.
 
     mode: "first" (the first synonym), "all" (each synonym, Latin names dropped),
-    "joined" (all synonyms in one sentence).
+    "joined" (all synonyms in one sentence). ``context`` (:func:`wordnet_context`) adds
+    the class's hypernyms to its sentence ("..., a kind of domestic cat, cat, feline")
+    and its gloss as one more text.
     """
     out: list[list[str]] = []
-    for syns in synonyms:
+    for c, syns in enumerate(synonyms):
+        if context is not None:
+            hypers, glosses = context
+            common = syns[:1] + [s for s in syns[1:] if not _is_binomial(s)]
+            names = ", ".join(common)
+            if hypers[c]:
+                names += ", a kind of " + ", ".join(hypers[c])
+            texts = [template.format(names)]
+            if glosses[c]:
+                texts.append(f"{common[0]}: {glosses[c]}")
+            out.append(texts)
+            continue
         # the first synonym is the common name ("German shepherd"); later ones may be Latin
         common = syns[:1] + [s for s in syns[1:] if not _is_binomial(s)]
         if mode == "first":
@@ -89,6 +134,16 @@ class ConceptParams:
     temperature: float = 5.0  # p ** (1/T), renormalised: <1 sharpens, >1 flattens
     text_mode: str = "joined"
     template: str = TEMPLATE
+    # WordNet context of each class. On ImageNet stills (bench/concepts_eval.py
+    # --wordnet, 17 queries, one run) hypernyms help: labels only mAP 0.682; depth 1:
+    # 0.777, 3: 0.807, 4: 0.807, 5: 0.797, 6: 0.801; the gloss hurts (0.733 alone,
+    # 0.768 with depth 3). But on the archive's typed queries (bench/search_eval.py,
+    # 24 visual queries, 10 of them about video shots) visual mAP fell from 0.671
+    # (labels) to 0.609 (depth 1) and 0.612 (depth 4): a video keyframe's noisy class
+    # mix gains generic words ("bird", "carnivore") and drifts towards every query.
+    # So it stays off; ConceptParams(hypernym_depth=4) turns it on.
+    hypernym_depth: int = 0
+    gloss: bool = False
     # COCO detections' share of the mix. mAP 0.674 without, 0.687 at 0.1, 0.695 at 0.25,
     # 0.669 at 0.5 (bench/concepts_eval.py --objects).
     objects_weight: float = 0.25
@@ -161,7 +216,8 @@ class ConceptEmbedder(Model):
         cache: Path | None = None
         if self.cache_dir is not None:
             key = hashlib.sha256(
-                f"{model_versions()}|{p.text_mode}|{p.template}".encode()
+                f"{model_versions()}|{p.text_mode}|{p.template}|wn{p.hypernym_depth}"
+                f"{'g' if p.gloss else ''}".encode()
             ).hexdigest()[:16]
             cache = Path(self.cache_dir) / f"concepts-classes-{key}.npy"
             if cache.is_file():
@@ -171,7 +227,8 @@ class ConceptEmbedder(Model):
                 except (OSError, ValueError):
                     log.warning("ignoring unreadable class-embedding cache %s", cache)
         _, labels = classifier_files()
-        texts = class_texts(read_labels(labels), p.text_mode, p.template)
+        texts = class_texts(read_labels(labels), p.text_mode, p.template,
+                            wordnet_context(p.hypernym_depth, p.gloss))
         flat = [t for ts in texts for t in ts]
         emb = self._text.encode(flat)
         out = np.zeros((len(texts), DIM), np.float32)

@@ -30,14 +30,22 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 
 from assetdb.errors import IndexMismatch, ModelUnavailable, QueryError
 from assetdb.schema import Segment, Vector
-from assetdb.search.fusion import rrf_fuse
+from assetdb.search.fusion import (
+    DEFAULT_CUTOFF,
+    calibrated_fuse,
+    competition_ranks,
+    noisy_or,
+    rrf_fuse,
+)
 from assetdb.search.hits import SearchHit, SourceScore, passes, segment_info, thumbnail
 from assetdb.search.request import DEFAULT_WEIGHTS, SearchRequest, validate_request
 from assetdb.search.sources import (
@@ -63,42 +71,72 @@ CANDIDATES_PER_HIT = 20
 FILTERED_SCAN_MAX = 200_000  # with filters, search this many vectors deep at most
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32).reshape(-1)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def query_vector(emb, req: SearchRequest, query: str) -> np.ndarray | None:
+    """The visual query: the query text's embedding plus/minus the weighted arithmetic
+    terms (each a unit vector), normalised; None when there is nothing to embed."""
+    parts: list[tuple[float, np.ndarray]] = []
+    texts = ([(1.0, query)] if query else []) + [(w, t) for w, t in req.add]
+    if texts:
+        vecs = emb.embed_text([t for _, t in texts])
+        parts += [(w, _unit(v)) for (w, _), v in zip(texts, vecs, strict=True)]
+    if req.add_images:
+        vecs = emb.embed_images([p for _, p in req.add_images])
+        parts += [(w, _unit(v)) for (w, _), v in zip(req.add_images, vecs, strict=True)]
+    if req.subtract:
+        vecs = emb.embed_text([t for _, t in req.subtract])
+        parts += [(-w, _unit(v)) for (w, _), v in zip(req.subtract, vecs, strict=True)]
+    if not any(w > 0 for w, _ in parts):
+        return None
+    return _unit(sum(w * v for w, v in parts))[None]
+
+
 def search(store, req: SearchRequest) -> list[SearchHit]:
     """The best segments for ``req``, best first (see the module docstring)."""
     validate_request(req)
+    calibrated = req.fusion == "calibrated"
     weights = {**DEFAULT_WEIGHTS, **req.weights}
     allowed = filter_segments(store, req)
     filtered = req.has_filters()
     k = max(CANDIDATES_MIN, req.limit * CANDIDATES_PER_HIT)
     sources: dict[str, Ranked] = {}
     query = (req.query or "").strip()
+    arithmetic = bool(req.add or req.subtract or req.add_images)
 
     with store.session() as s:
         recorded = recorded_model(s)
-    if (query or req.like_image or req.like_shot is not None) and recorded is not None:
+    wants_visual = query or arithmetic or req.like_image or req.like_shot is not None
+    if wants_visual and recorded is not None:
         space = recorded["space"]
         kv = FILTERED_SCAN_MAX if filtered else k
         try:
             with store.session() as s:
                 emb = text_embedder(s, device=req.device, settings=store.settings)
-            if query:
-                sources["visual"] = search_space(
-                    store, space, emb.embed_text([query]), kv, req.device
-                )
+            qv = query_vector(emb, req, query) if (query or arithmetic) else None
+            if qv is not None:
+                sources["visual"] = search_space(store, space, qv, kv, req.device,
+                                                 skip_flat=calibrated)
             if req.like_image:
                 sources["like"] = search_space(
-                    store, space, emb.embed_images([Path(req.like_image)]), kv, req.device
+                    store, space, emb.embed_images([Path(req.like_image)]), kv, req.device,
+                    skip_flat=calibrated,
                 )
             elif req.like_shot is not None:
                 sources["like"] = search_space(
-                    store, space, shot_vector(store, space, req.like_shot), kv, req.device
+                    store, space, shot_vector(store, space, req.like_shot), kv, req.device,
+                    skip_flat=calibrated,
                 )
         except (ModelUnavailable, IndexMismatch) as exc:
             raise QueryError(str(exc)) from exc
-    elif req.like_image or req.like_shot is not None:
+    elif req.like_image or req.like_shot is not None or req.add_images:
         raise QueryError("no visual index: ingest media with the concepts or clip extractor first")
     if query:
-        sources["text"] = fts_source(store, query, max(k, 2000) if filtered else k)
+        sources["text"] = fts_source(store, query, max(k, 2000) if filtered else k,
+                                     calibrated=calibrated)
         if space_has_vectors(store, TRANSCRIPT_SPACE):
             try:
                 emb = sentence_embedder(req.device)
@@ -123,7 +161,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
 
     if not req.has_ranking():
         # filters only: the surest object detections first when objects are asked for,
-        # else the matching segments in catalogue order
+        # else the matching segments in catalogue order; every one of them is relevant
         with store.session() as s:
             stmt = select(Segment.id).order_by(Segment.asset_id, Segment.index)
             if allowed is not None:
@@ -157,26 +195,62 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         else:
             order = sorted((seg for seg in r.scores if seg in keep), key=lambda x: -r.scores[x])
             rankings[name] = [(seg, r.scores[seg]) for seg in order]
-    fused = rrf_fuse(rankings, weights)
-    order = sorted(fused, key=lambda seg: (-sum(c for _, c in fused[seg].values()), seg))
+    ranks = {name: dict(zip((seg for seg, _ in items),
+                            competition_ranks([sc for _, sc in items]), strict=True))
+             for name, items in rankings.items()}
+
+    per_seg: dict[int, dict[str, SourceScore]] = {}
+    total: dict[int, float] = {}
+    if calibrated:
+        raw = {name: dict(items) for name, items in rankings.items() if name != "filter"}
+        fused_c = calibrated_fuse(raw, weights)
+        if "filter" in rankings:  # a filter-only search: each match fully relevant
+            for seg, _ in rankings["filter"]:
+                fused_c[seg]["filter"] = (1.0, 1.0)
+        for seg, parts in fused_c.items():
+            total[seg] = noisy_or([c for _, c in parts.values()])
+            per_seg[seg] = {
+                name: SourceScore(ranks[name][seg], sources[name].scores[seg], round(c, 6),
+                                  round(rel, 6))
+                for name, (rel, c) in parts.items()
+            }
+        if req.cutoff is not None:
+            cutoff = req.cutoff
+        elif query and not arithmetic:
+            cutoff = DEFAULT_CUTOFF
+        else:
+            # by example (--like, --sounds-like) or by query arithmetic: the curves were
+            # fitted on plain text queries, a mixed vector's cosines sit lower
+            cutoff = 0.0
+    else:
+        fused = rrf_fuse(rankings, weights)
+        for seg, parts in fused.items():
+            total[seg] = sum(c for _, c in parts.values())
+            per_seg[seg] = {name: SourceScore(rank, sources[name].scores[seg], contrib)
+                            for name, (rank, contrib) in parts.items()}
+        cutoff = None
+    order = sorted(total, key=lambda seg: (-total[seg], seg))
+    if calibrated:
+        order = [seg for seg in order if total[seg] >= cutoff]
+    elif req.cutoff is not None and order:
+        best = total[order[0]]
+        order = [seg for seg in order if not best or total[seg] >= req.cutoff * best]
+
+    grouped = not req.all_shots
+    others: dict[int, int] = defaultdict(int)
+    if grouped:
+        first: dict[int, int] = {}
+        for seg in order:
+            aid = info[seg].asset_id
+            if aid in first:
+                others[first[aid]] += 1
+            else:
+                first[aid] = seg
+        order = [seg for seg in order if first[info[seg].asset_id] == seg]
 
     hits: list[SearchHit] = []
-    seen_assets: set[int] = set()
-    best: float | None = None
-    for seg in order:
+    for seg in order[: req.limit]:
         si = info[seg]
-        if req.per_asset and si.asset_id in seen_assets:
-            continue
-        total = sum(c for _, c in fused[seg].values())
-        if best is None:
-            best = total
-        if req.cutoff is not None and best and total < req.cutoff * best:
-            break
-        seen_assets.add(si.asset_id)
-        per = {
-            name: SourceScore(rank, sources[name].scores[seg], contrib)
-            for name, (rank, contrib) in fused[seg].items()
-        }
         t = None
         for name in ("visual", "like"):
             if name in sources and seg in sources[name].best_t:
@@ -189,13 +263,11 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             SearchHit(
                 asset_id=si.asset_id, path=si.path, kind=si.kind, segment_id=seg,
                 segment_index=si.index, start_s=round(si.start_s, 6), end_s=round(si.end_s, 6),
-                tc_in=si.tc_in, tc_out=si.tc_out, score=round(total, 6),
-                thumbnail=thumbnail(si, t), sources=per,
-                snippet=snippet,
+                tc_in=si.tc_in, tc_out=si.tc_out, score=round(total[seg], 6),
+                thumbnail=thumbnail(si, t), sources=per_seg[seg],
+                snippet=snippet, other_shots=others.get(seg, 0) if grouped else None,
             )
         )
-        if len(hits) >= req.limit:
-            break
     return hits
 
 

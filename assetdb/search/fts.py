@@ -13,6 +13,7 @@ Common English function words are dropped unless the query has nothing else.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -109,6 +110,7 @@ class TextHit:
     source: str
     score: float  # higher is better
     snippet: str
+    text: str = ""
 
 
 def search_texts(session: Session, query: str, *, limit: int = 500) -> list[TextHit]:
@@ -120,7 +122,7 @@ def search_texts(session: Session, query: str, *, limit: int = 500) -> list[Text
     if dialect == "sqlite":
         sql = text(
             "SELECT t.id, t.asset_id, t.segment_id, t.source, -bm25(texts_fts) AS score, "
-            "snippet(texts_fts, 0, '[', ']', '…', 12) AS snip "
+            "snippet(texts_fts, 0, '[', ']', '…', 12) AS snip, t.text "
             "FROM texts_fts JOIN texts t ON t.id = texts_fts.rowid "
             "WHERE texts_fts MATCH :q ORDER BY bm25(texts_fts) LIMIT :n"
         )
@@ -130,7 +132,7 @@ def search_texts(session: Session, query: str, *, limit: int = 500) -> list[Text
             "SELECT t.id, t.asset_id, t.segment_id, t.source, "
             "ts_rank(to_tsvector('simple', t.text), to_tsquery('simple', :q)) AS score, "
             "ts_headline('simple', t.text, to_tsquery('simple', :q), "
-            "'StartSel=[, StopSel=], MaxWords=20, MinWords=5') AS snip "
+            "'StartSel=[, StopSel=], MaxWords=20, MinWords=5') AS snip, t.text "
             "FROM texts t WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
             "ORDER BY score DESC, t.id LIMIT :n"
         )
@@ -150,4 +152,88 @@ def search_texts(session: Session, query: str, *, limit: int = 500) -> list[Text
                 ) from exc
             raise QueryError(f"full-text query failed: {msg}") from exc
         raise
-    return [TextHit(r[0], r[1], r[2], r[3], float(r[4]), r[5] or "") for r in rows]
+    return [TextHit(r[0], r[1], r[2], r[3], float(r[4]), r[5] or "", r[6] or "") for r in rows]
+
+
+# -- query coverage -------------------------------------------------------------------
+# How much a text row says of the query, whatever its bm25: the IDF-weighted share of
+# the query's content words it contains. One stray common word ("white" in a photo's
+# EXIF for "old black and white film") covers little; every rare word covers all.
+# Where the text came from weighs as much: a file name or an on-screen title that says
+# the query is surer than a detector's label or a camera tag.
+TEXT_SOURCE_WEIGHTS = {
+    "persons": 1.0,  # names given by the user
+    "filename": 0.9,
+    "sidecar": 0.9,  # descriptions written by a person
+    "transcript": 0.9,
+    "ocr": 0.85,  # on-screen text, after the recogniser's own confidence filter
+    "path": 0.6,  # folder names describe a collection, not the shot
+    "objects": 0.6,  # a detector's class name, e.g. "person" on most shots
+    "tags": 0.35,  # EXIF/container tags: camera settings ("white balance"), encoders
+}
+DEFAULT_TEXT_SOURCE_WEIGHT = 0.7
+# relevance = source weight x coverage ** COVERAGE_POWER: half the query's information
+# scores a quarter, so a partial match never outranks one that says it all
+COVERAGE_POWER = 2.0
+
+
+def stem(word: str) -> str:
+    """A light English suffix strip, only to compare words ("cars" ~ "car",
+    "walking" ~ "walk"); the engines match stems themselves."""
+    w = word.lower()
+    for suf in ("ing", "ed", "es", "s"):
+        if len(w) > len(suf) + 2 and w.endswith(suf):
+            return w[: -len(suf)]
+    return w
+
+
+def document_frequencies(session: Session, words: list[str]) -> tuple[int, dict[str, int]]:
+    """(number of text rows, rows containing each word)."""
+    n = int(session.execute(text("SELECT count(*) FROM texts")).scalar() or 0)
+    dialect = session.get_bind().dialect.name
+    df: dict[str, int] = {}
+    for w in words:
+        if dialect == "sqlite":
+            sql = text("SELECT count(*) FROM texts_fts WHERE texts_fts MATCH :q")
+            q = _fts5_str(w)
+        else:
+            sql = text("SELECT count(*) FROM texts t WHERE to_tsvector('simple', t.text) "
+                       "@@ to_tsquery('simple', :q)")
+            q = "'" + w.replace("'", "''").replace("\\", "\\\\") + "'"
+        try:
+            df[w] = int(session.execute(sql, {"q": q}).scalar() or 0)
+        except Exception:  # noqa: BLE001 - an unusual token: treat it as rare
+            df[w] = 0
+    return n, df
+
+
+def idf_weights(session: Session, q: FtsQuery) -> dict[str, float]:
+    words = list(dict.fromkeys(q.words + [w for p in q.phrases for w in p]))
+    n, df = document_frequencies(session, words)
+    return {w: math.log((n + 1) / (df.get(w, 0) + 0.5)) + 0.1 for w in words}
+
+
+def coverage(q: FtsQuery, row_text: str, idf: dict[str, float]) -> float:
+    """The IDF-weighted fraction of the query's words (and phrases) found in ``row_text``."""
+    tokens = [t.lower() for t in _WORD.findall(row_text)]
+    stems = {stem(t) for t in tokens}
+    joined = " " + " ".join(tokens) + " "
+    total = got = 0.0
+    for w in q.words:
+        weight = idf.get(w, 1.0)
+        total += weight
+        if w in q.prefixes:
+            found = any(t.startswith(w) for t in tokens)
+        else:
+            found = stem(w) in stems
+        got += weight if found else 0.0
+    for p in q.phrases:
+        weight = sum(idf.get(w, 1.0) for w in p)
+        total += weight
+        got += weight if (" " + " ".join(p) + " ") in joined else 0.0
+    return got / total if total else 0.0
+
+
+def text_relevance(hit: TextHit, q: FtsQuery, idf: dict[str, float]) -> float:
+    w = TEXT_SOURCE_WEIGHTS.get(hit.source, DEFAULT_TEXT_SOURCE_WEIGHT)
+    return w * coverage(q, hit.text or hit.snippet, idf) ** COVERAGE_POWER

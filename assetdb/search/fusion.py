@@ -1,8 +1,11 @@
-"""Reciprocal-rank fusion of the sources' rankings."""
+"""Fusion of the sources' scores: calibrated relevance (the default) and reciprocal-rank
+fusion (the previous default, kept as ``fusion="rrf"`` for comparison)."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 RRF_K = 60
 
@@ -30,3 +33,76 @@ def rrf_fuse(
         for (item, _), r in zip(items, ranks, strict=True):
             out[item][source] = (r, w / (k + r))
     return out
+
+
+# -- calibrated fusion ----------------------------------------------------------------
+# A source's raw score becomes a relevance in [0, 1]: the logistic
+# 1 / (1 + exp(-(score - MID) / SCALE)), i.e. the probability that a (query, file) pair
+# with that score is relevant. MID/SCALE were fitted by maximum likelihood
+# (`bench/search_eval.py --fit`, a one-variable logistic regression) on the raw scores
+# of the judged (query, file) pairs of bench/queries.toml over the sample archive (the
+# shared media plus 49 ImageNet stills; 47 queries, each file's best shot):
+#   visual      3243 pairs, 55 relevant: relevant median 0.417 [0.068, 0.614],
+#               unrelated median 0.149, 95th percentile 0.321 -> mid 0.500 scale 0.059
+#   transcript  54 pairs, 8 relevant: relevant median 0.709 [0.314, 0.994],
+#               unrelated median 0.279, 95th percentile 0.417 -> mid 0.579 scale 0.079
+@dataclass(frozen=True)
+class Calibration:
+    mid: float  # the raw score at relevance 0.5
+    scale: float  # raw-score units per e-fold of the odds
+
+    def __call__(self, score: float) -> float:
+        z = (score - self.mid) / self.scale
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+CALIBRATION: dict[str, Calibration] = {
+    # concepts space (ConSE over MiniLM): query text vs keyframe cosine (fitted above)
+    "visual": Calibration(mid=0.500, scale=0.059),
+    # all-MiniLM-L6-v2: query vs transcript line cosine (fitted above)
+    "transcript": Calibration(mid=0.579, scale=0.079),
+    # NOT fitted (no judged pairs yet): image-to-image cosine in the visual space
+    # (--like, --like-shot); an image is its own neighbour at 1.0, same-class stills
+    # of imagenet-1k-samples sit around 0.8-0.95
+    "like": Calibration(mid=0.80, scale=0.05),
+    # NOT fitted: --sounds-like, 0.5 timbre cosine + 0.5 shape cosine
+    "sound": Calibration(mid=0.85, scale=0.04),
+}
+# Full-text hits are scored in [0, 1] already (query coverage x where the text came
+# from, assetdb.search.fts.text_relevance; the fit above gave them mid 0.44 scale 0.21,
+# close to the identity over the range that matters) and pass through unchanged, as do
+# filters and any source without an entry here (clamped to [0, 1]).
+
+# Hits below this fused relevance are not shown unless --cutoff says otherwise: a hit
+# has at least a one-in-ten chance of being what was asked for.
+DEFAULT_CUTOFF = 0.1
+
+
+def relevance(source: str, score: float) -> float:
+    cal = CALIBRATION.get(source)
+    if cal is None:
+        return max(0.0, min(1.0, float(score)))
+    return cal(float(score))
+
+
+def calibrated_fuse(
+    scores: dict[str, dict[int, float]], weights: dict[str, float]
+) -> dict[int, dict[str, tuple[float, float]]]:
+    """item -> {source: (relevance, weighted relevance)}; the fused relevance of an item
+    is :func:`noisy_or` of its weighted relevances."""
+    out: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for source, items in scores.items():
+        w = max(0.0, min(1.0, weights.get(source, 1.0)))
+        for item, raw in items.items():
+            r = relevance(source, raw)
+            out[item][source] = (r, w * r)
+    return out
+
+
+def noisy_or(parts: list[float]) -> float:
+    """1 - prod(1 - p): the chance that at least one source is right, if each is an
+    independent witness. Never below the best single source; agreement raises it."""
+    miss = 1.0
+    for p in parts:
+        miss *= 1.0 - max(0.0, min(1.0, p))
+    return 1.0 - miss

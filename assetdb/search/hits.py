@@ -22,8 +22,9 @@ from assetdb.timecode import range_timecodes
 @dataclass
 class SourceScore:
     rank: int  # 1-based, after filtering
-    score: float  # the source's own score (cosine, bm25, ...)
-    contribution: float  # weight / (RRF_K + rank)
+    score: float  # the source's own score (cosine, text relevance, bm25 under rrf ...)
+    contribution: float  # weight x relevance (calibrated); weight / (RRF_K + rank) (rrf)
+    relevance: float | None = None  # the calibrated relevance in [0, 1]
 
 
 @dataclass
@@ -41,6 +42,9 @@ class SearchHit:
     thumbnail: str | None
     sources: dict[str, SourceScore] = field(default_factory=dict)
     snippet: str | None = None
+    # grouped results (the default): other matching shots of the same file; None when
+    # every shot is listed (all_shots)
+    other_shots: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,8 +31,20 @@ class SearchRequest:
     min_duration: float | None = None  # seconds, of the segment
     max_duration: float | None = None
     limit: int = 20
+    # by default one hit per file (its best shot, with the number of other matching
+    # shots); all_shots lists every matching shot. per_asset is the old name of the
+    # default and is kept so that callers keep working.
+    all_shots: bool = False
     per_asset: bool = False
-    cutoff: float | None = None  # keep fused score >= cutoff * best
+    # calibrated fusion: the least fused relevance (0..1) a hit needs, DEFAULT_CUTOFF
+    # when None; fusion="rrf": the fraction of the best fused score
+    cutoff: float | None = None
+    fusion: str = "calibrated"  # or "rrf" (reciprocal rank, the previous default)
+    # query arithmetic over the visual space (rclip's): (weight, text) terms added to /
+    # subtracted from the query's embedding, (weight, image path) terms added
+    add: list[tuple[float, str]] = field(default_factory=list)
+    subtract: list[tuple[float, str]] = field(default_factory=list)
+    add_images: list[tuple[float, Path]] = field(default_factory=list)
     persons: list[str] = field(default_factory=list)  # every one of them in the shot
     objects: list[str] = field(default_factory=list)  # every one of them in the shot
     sounds: list[str] = field(default_factory=list)  # AudioSet labels, every one heard
@@ -45,6 +57,8 @@ class SearchRequest:
     def has_ranking(self) -> bool:
         return bool(
             (self.query and self.query.strip())
+            or self.add
+            or self.add_images
             or self.like_image
             or self.like_shot is not None
             or self.sounds_like
@@ -71,6 +85,40 @@ def parse_time(value: datetime | str | None, flag: str) -> datetime | None:
         ) from None
 
 
+FUSIONS = ("calibrated", "rrf")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_term(value: str | tuple, flag: str, *, image: bool = False) -> tuple[float, str]:
+    """``"2:night"`` -> (2.0, "night"); ``"night"`` -> (1.0, "night"). An image term
+    whose whole text names a file keeps it as the path even when it contains a colon."""
+    if isinstance(value, tuple):
+        w, term = value
+        return float(w), str(term)
+    text = str(value).strip()
+    weight, term = 1.0, text
+    head, sep, tail = text.partition(":")
+    if sep and not tail.strip() and _is_number(head):
+        term = ""
+    elif sep and tail.strip() and not (image and Path(text).exists()):
+        try:
+            weight, term = float(head), tail.strip()
+        except ValueError:
+            weight, term = 1.0, text
+    if not term:
+        raise QueryError(f"{flag} needs a term, e.g. {flag} \"2:night\"")
+    if not (0 < weight < float("inf")):
+        raise QueryError(f"{flag} {value!r}: the weight must be a positive number")
+    return weight, term
+
+
 def validate_request(req: SearchRequest) -> SearchRequest:
     """Check ``req`` and return it with ``after``/``before`` parsed to datetimes;
     raises QueryError naming the offending option. Loads nothing."""
@@ -78,8 +126,21 @@ def validate_request(req: SearchRequest) -> SearchRequest:
         raise QueryError("--limit must be at least 1")
     if req.kind and req.kind not in KINDS:
         raise QueryError(f"--kind must be one of {', '.join(KINDS)}, not {req.kind!r}")
-    if req.cutoff is not None and not 0 < req.cutoff <= 1:
-        raise QueryError("--cutoff is a fraction of the best score, between 0 and 1")
+    if req.fusion not in FUSIONS:
+        raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}, not {req.fusion!r}")
+    if req.cutoff is not None and not 0 <= req.cutoff <= 1:
+        raise QueryError("--cutoff is a relevance between 0 and 1")
+    req.add = [parse_term(t, "--add") for t in req.add]
+    req.subtract = [parse_term(t, "--subtract") for t in req.subtract]
+    req.add_images = [(w, Path(p)) for w, p in
+                      (parse_term(t, "--add-image", image=True) for t in req.add_images)]
+    for _, p in req.add_images:
+        if not p.is_file():
+            raise QueryError(f"--add-image: no such image {p}")
+    if req.subtract and not (req.query and req.query.strip()) and not req.add \
+            and not req.add_images and not req.like_image:
+        raise QueryError("--subtract needs something to subtract from: a query, --add or "
+                         "--add-image")
     if req.like_image and not Path(req.like_image).is_file():
         raise QueryError(f"--like: no such image {req.like_image}")
     if req.sounds_like and not Path(req.sounds_like).is_file():

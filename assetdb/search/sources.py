@@ -12,11 +12,16 @@ from sqlalchemy import select
 
 from assetdb.errors import IndexMismatch, NotFound, QueryError
 from assetdb.records import bytes_to_vector
-from assetdb.schema import Segment, Vector
-from assetdb.search.fts import search_texts
+from assetdb.schema import Keyframe, Segment, Vector
+from assetdb.search.fts import idf_weights, parse, search_texts, text_relevance
 from assetdb.search.request import SearchRequest
 
 IN_CHUNK = 900
+# A keyframe this flat (luma standard deviation on 0..255, or marked blank by the
+# catalogue) shows nothing a content query can be about: fades, black or grey frames.
+# fades.mp4's grey and black frames measure 0-6, the darkest real shot of the sample
+# archive (chaplin.mp4) over 30.
+FLAT_CONTRAST = 12.0
 
 
 @dataclass
@@ -70,7 +75,40 @@ def segment_at(session, asset_id: int, t: float | None) -> int | None:
     return segs[0][0]
 
 
-def search_space(store, space: str, queries: np.ndarray, k: int, device: str) -> Ranked:
+def is_flat(stats: dict | None) -> bool:
+    stats = stats or {}
+    if float(stats.get("blank") or 0.0) >= 0.5:
+        return True
+    contrast = stats.get("contrast")
+    return contrast is not None and float(contrast) < FLAT_CONTRAST
+
+
+def flat_keyframes(session, segment_ids: list[int]) -> dict[int, list[tuple[float, bool]]]:
+    """segment -> [(keyframe time s, flat?)] for the given segments."""
+    out: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for chunk in chunks(sorted(set(segment_ids))):
+        for sid, ts, num, den, stats in session.execute(
+            select(Keyframe.segment_id, Keyframe.ts, Segment.time_base_num,
+                   Segment.time_base_den, Keyframe.stats)
+            .join(Segment, Segment.id == Keyframe.segment_id)
+            .where(Keyframe.segment_id.in_(chunk))
+        ):
+            out[sid].append((float(ts) * num / den, is_flat(stats)))
+    return out
+
+
+def _flat_at(frames: list[tuple[float, bool]], t: float | None) -> bool:
+    if not frames:
+        return False
+    if t is None:
+        return all(f for _, f in frames)
+    return min(frames, key=lambda x: abs(x[0] - t))[1]
+
+
+def search_space(store, space: str, queries: np.ndarray, k: int, device: str,
+                 skip_flat: bool = False) -> Ranked:
+    """The index's nearest vectors to ``queries``, as segments (best vector each).
+    ``skip_flat``: ignore vectors of flat keyframes (see :data:`FLAT_CONTRAST`)."""
     from assetdb.index import open_index
 
     try:
@@ -91,6 +129,8 @@ def search_space(store, space: str, queries: np.ndarray, k: int, device: str) ->
     valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
     with store.session() as s:
         rows = vector_rows(s, [i for i, _ in valid])
+        flat = (flat_keyframes(s, [r[0] for r in rows.values() if r[0] is not None])
+                if skip_flat else {})
         for vid, score in valid:
             row = rows.get(vid)
             if row is None:  # deleted since the index was synced
@@ -100,6 +140,8 @@ def search_space(store, space: str, queries: np.ndarray, k: int, device: str) ->
                 seg = segment_at(s, aid, t)
                 if seg is None:
                     continue
+            if skip_flat and _flat_at(flat.get(seg, []), t):
+                continue
             ranked.put(seg, score, t)
     return ranked
 
@@ -117,10 +159,18 @@ def shot_vector(store, space: str, segment_id: int) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def fts_source(store, query: str, k: int) -> Ranked:
+def fts_source(store, query: str, k: int, calibrated: bool = True) -> Ranked:
+    """Segments whose texts match ``query``. ``calibrated``: scored by relevance in [0, 1]
+    (:func:`assetdb.search.fts.text_relevance`: query coverage x text source), else by
+    the engine's bm25 / ts_rank."""
     ranked = Ranked()
     with store.session() as s:
         hits = search_texts(s, query, limit=k)
+        if calibrated and hits:
+            q = parse(query)
+            idf = idf_weights(s, q)
+            for h in hits:
+                h.score = text_relevance(h, q, idf)
         asset_rows = [h for h in hits if h.segment_id is None]
         segs_of: dict[int, list[int]] = defaultdict(list)
         aids = sorted({h.asset_id for h in asset_rows})

@@ -55,6 +55,8 @@ class VisualExtractor(Extractor):
 
 class ConceptsExtractor(VisualExtractor):
     name = "concepts"
+    # bump when ConceptParams' defaults change the embedding (e.g. WordNet hypernyms):
+    # every stored image vector is then re-embedded
     version = "1"
 
     def _load(self) -> None:

@@ -147,7 +147,7 @@ def test_fts_follows_updates_and_deletes(store, catalogue):
 
 
 def test_search_text_only_filters_and_collapse(store, catalogue):
-    hits = search(store, SearchRequest(query="dog", explain=True))
+    hits = search(store, SearchRequest(query="dog", explain=True, all_shots=True))
     # the transcript row is tied to segment 2; the tags row covers the rain file
     assert [(h.path, h.segment_index) for h in hits][:2] in (
         [("/m/street/walk.mp4", 2), ("/m/audio/rain.ogg", 0)],
@@ -155,11 +155,14 @@ def test_search_text_only_filters_and_collapse(store, catalogue):
     )
     assert all("text" in h.sources and h.snippet for h in hits)
     # the file name covers every shot of the file: equal text score, equal rank
-    walk = search(store, SearchRequest(query="walk"))
+    walk = search(store, SearchRequest(query="walk", all_shots=True))
     assert [h.segment_index for h in walk] == [0, 1, 2]
     assert len({h.sources["text"].rank for h in walk}) == 1
     assert len({h.score for h in walk}) == 1
-    assert [h.segment_index for h in search(store, SearchRequest(query="walk", per_asset=True))] == [0]
+    assert all(h.other_shots is None for h in walk)
+    # grouped (the default; per_asset is its old name): the first shot, two more
+    for grouped in (SearchRequest(query="walk"), SearchRequest(query="walk", per_asset=True)):
+        assert [(h.segment_index, h.other_shots) for h in search(store, grouped)] == [(0, 2)]
     assert search(store, SearchRequest(query="dog", kind="audio"))[0].path == "/m/audio/rain.ogg"
     assert search(store, SearchRequest(query="dog", path="*/street/*"))[0].segment_index == 2
     assert search(store, SearchRequest(query="dog", path="rain.ogg"))[0].kind == "audio"
@@ -171,7 +174,7 @@ def test_search_text_only_filters_and_collapse(store, catalogue):
     assert [h.kind for h in search(store, SearchRequest(query="dog", before=datetime(2023, 1, 1)))] \
         == ["audio"]
     # filters alone list segments in catalogue order
-    assert len(search(store, SearchRequest(kind="video"))) == 3
+    assert len(search(store, SearchRequest(kind="video", all_shots=True))) == 3
     h = search(store, SearchRequest(query="walk", limit=1))[0]
     # out-point exclusive (assetdb.timecode): the 50 frames 0..49 end at 00:00:02:00
     assert (h.tc_in, h.tc_out, h.start_s, h.end_s) == ("00:00:00:00", "00:00:02:00", 0.0, 2.0)
@@ -191,10 +194,11 @@ def test_search_errors(store, catalogue):
     assert search(store, SearchRequest(query='"unbalanced AND (')) == []
 
 
-def test_cutoff_is_relative(store, catalogue):
-    all_hits = search(store, SearchRequest(query="dog walk"))
+def test_rrf_cutoff_is_relative(store, catalogue):
+    all_hits = search(store, SearchRequest(query="dog walk", fusion="rrf", all_shots=True))
     best = all_hits[0].score
-    cut = search(store, SearchRequest(query="dog walk", cutoff=0.99))
+    cut = search(store, SearchRequest(query="dog walk", cutoff=0.99, fusion="rrf",
+                                      all_shots=True))
     assert cut and all(h.score >= 0.99 * best for h in cut)
     assert [h.segment_id for h in cut] == [h.segment_id for h in all_hits[: len(cut)]]
     assert all(h.score < 0.99 * best for h in all_hits[len(cut) :])
@@ -227,7 +231,10 @@ def test_several_persons_are_and_like_objects(store, catalogue):
                            embedding=bytes(512), person_id=person.id))
     both = search(store, SearchRequest(persons=["Ada", "bob"]))
     assert [h.segment_index for h in both] == [1]
-    assert [h.segment_index for h in search(store, SearchRequest(persons=["Ada"]))] == [0, 1]
+    ada_shots = search(store, SearchRequest(persons=["Ada"], all_shots=True))
+    assert [h.segment_index for h in ada_shots] == [0, 1]
+    assert [(h.segment_index, h.other_shots)
+            for h in search(store, SearchRequest(persons=["Ada"]))] == [(0, 1)]
     assert [h.segment_index for h in search(store, SearchRequest(query="walk", persons=["ada", "Bob"]))] \
         == [1]
 
@@ -242,6 +249,13 @@ def test_several_persons_are_and_like_objects(store, catalogue):
     (SearchRequest(query="x", min_duration=-1), "--min-duration cannot be negative"),
     (SearchRequest(query="x", weights={"visual": -1.0}), "cannot be negative"),
     (SearchRequest(query="x", like_image=Path("/no/such.jpg")), "--like: no such image"),
+    (SearchRequest(query="x", cutoff=1.5), "--cutoff is a relevance between 0 and 1"),
+    (SearchRequest(query="x", fusion="max"), "fusion must be one of"),
+    (SearchRequest(query="x", add=["0:night"]), "weight must be a positive number"),
+    (SearchRequest(query="x", add=["-2:night"]), "weight must be a positive number"),
+    (SearchRequest(query="x", subtract=["2:"]), "--subtract needs a term"),
+    (SearchRequest(subtract=["fence"]), "needs something to subtract from"),
+    (SearchRequest(add_images=["/no/such.jpg"]), "--add-image: no such image"),
 ])
 def test_validate_request_rejects(req, message):
     with pytest.raises(QueryError, match=re.escape(message)):
