@@ -70,8 +70,17 @@ def api_search(
     object: Annotated[list[str] | None, Query(description="Shots with this object (all).")] = None,
     like_shot: Annotated[int | None, Query(description="More like this shot id.")] = None,
     sounds_like_shot: Annotated[int | None, Query(description="Sounds like this segment.")] = None,
-    per_asset: Annotated[bool, Query(description="Best shot per file only.")] = False,
-    cutoff: Annotated[float | None, Query(description="Keep hits >= this share of the best.")] = None,
+    sound: Annotated[list[str] | None, Query(description="Segments where this sound is heard "
+                                             "(all).")] = None,
+    add: Annotated[list[str] | None, Query(description="[W:]TEXT added to the visual "
+                                           "query.")] = None,
+    subtract: Annotated[list[str] | None, Query(description="[W:]TEXT subtracted from the "
+                                                "visual query.")] = None,
+    all_shots: Annotated[bool, Query(description="Every matching shot, not the best of "
+                                     "each file.")] = False,
+    per_asset: Annotated[bool, Query(description="Best shot per file (the default).")] = False,
+    cutoff: Annotated[float | None, Query(description="Keep hits with at least this "
+                                          "relevance (0-1).")] = None,
     explain: Annotated[bool, Query(description="Each source's rank and share.")] = False,
 ) -> dict[str, Any]:
     store = _store(request)
@@ -79,8 +88,10 @@ def api_search(
         query=q, like_shot=like_shot, kind=kind or None, path=path or None,
         after=_date(after, "after"), before=_date(before, "before"),
         min_duration=min_duration, max_duration=max_duration, limit=limit,
-        per_asset=per_asset, cutoff=cutoff, persons=[p for p in person or [] if p],
-        objects=[o for o in object or [] if o], sounds_like_shot=sounds_like_shot,
+        per_asset=per_asset, all_shots=all_shots, cutoff=cutoff,
+        persons=[p for p in person or [] if p], objects=[o for o in object or [] if o],
+        sounds=[x for x in sound or [] if x], add=[x for x in add or [] if x],
+        subtract=[x for x in subtract or [] if x], sounds_like_shot=sounds_like_shot,
         explain=explain,
     )
     t0 = time.perf_counter()

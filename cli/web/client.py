@@ -30,20 +30,24 @@ WEB_ONLY_FIELDS = ("name", "keyframes", "thumbnail_url", "play")
 
 def _params(req: Any) -> dict[str, Any] | None:
     """Query parameters for a SearchRequest, or None when it needs local files."""
-    if getattr(req, "like_image", None) or getattr(req, "sounds_like", None):
+    if (getattr(req, "like_image", None) or getattr(req, "sounds_like", None)
+            or getattr(req, "add_images", None) or getattr(req, "fusion", "calibrated") != "calibrated"):
         return None
     p: dict[str, Any] = {
         "q": req.query, "limit": req.limit, "kind": req.kind, "path": req.path,
         "min_duration": req.min_duration, "max_duration": req.max_duration,
         "like_shot": req.like_shot, "sounds_like_shot": req.sounds_like_shot,
         "cutoff": req.cutoff, "person": list(req.persons or []),
-        "object": list(req.objects or []), "sound": list(getattr(req, "sounds", None) or []),
+        "object": list(req.objects or []), "sound": list(req.sounds or []),
+        "add": list(req.add or []), "subtract": list(req.subtract or []),
     }
     for name in ("after", "before"):
         v = getattr(req, name)
         p[name] = v.isoformat() if isinstance(v, datetime) else v
     if req.per_asset:
         p["per_asset"] = "true"
+    if req.all_shots:
+        p["all_shots"] = "true"
     if req.explain:
         p["explain"] = "true"
     return {k: v for k, v in p.items() if v not in (None, "", [])}
