@@ -31,6 +31,13 @@ def run_migrations_online() -> None:
             poolclass=pool.NullPool,
         )
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table (copy, DROP, rename). With foreign
+            # keys on, DROP TABLE first deletes every row and cascades to the children
+            # (segments, keyframes, ...) or fails with "database table is locked".
+            # SQLite ignores this pragma inside a transaction: it comes first.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -40,6 +47,11 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} rows with broken foreign keys")
 
 
 if context.is_offline_mode():

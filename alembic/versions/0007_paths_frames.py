@@ -3,8 +3,8 @@
 Asset paths were stored as given after ``Path.absolute()``, so ``ingest ../media`` kept
 ``..`` in them; they become ``os.path.abspath``-style (``.`` and ``..`` removed,
 symlinks kept). Where the normalised path is already stored (the same file ingested
-twice) the row with the un-normalised path is deleted when both hold the same content
-and foreign keys cascade, else left as it is.
+twice) the row with the un-normalised path is deleted (with what hangs off it) when both
+hold the same content, else left as it is.
 
 On SQLite, numpy integers (keyframe ``frame`` and the like) were stored as 8-byte
 blobs; every integer column holding a blob gets the integer back.
@@ -41,10 +41,42 @@ def _normal_bytes(raw: bytes | None) -> bytes | None:
     return os.path.normpath(raw) if raw.startswith(b"/") else raw
 
 
-def _cascades(conn: sa.Connection) -> bool:
-    if conn.dialect.name != "sqlite":
-        return True
-    return bool(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+def _delete_asset(conn: sa.Connection, asset_id: int) -> None:
+    """Delete an asset and what hangs off it. PostgreSQL cascades; SQLite migrations run
+    with foreign keys off (alembic/env.py), so its ON DELETE actions are done here."""
+    if conn.dialect.name == "sqlite":
+        _sqlite_cascade(conn, "assets", "id", [asset_id])
+    conn.execute(sa.text("DELETE FROM assets WHERE id = :i"), {"i": asset_id})
+
+
+def _sqlite_cascade(conn: sa.Connection, table: str, column: str, values: list) -> None:
+    """Apply the ON DELETE actions of the rows of ``table`` whose ``column`` is in
+    ``values`` (children first), as SQLite would with foreign keys on."""
+    if not values:
+        return
+    tables = [r[0] for r in conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for child in tables:
+        for fk in conn.exec_driver_sql(f'PRAGMA foreign_key_list("{child}")').fetchall():
+            _id, _seq, parent, src, dst, _upd, on_delete = fk[:7]
+            if parent != table:
+                continue
+            keys = [r[0] for r in conn.execute(
+                sa.text(f'SELECT "{dst or "id"}" FROM "{table}" WHERE "{column}" IN :v')
+                .bindparams(sa.bindparam("v", expanding=True)), {"v": values})]
+            if not keys:
+                continue
+            sel = sa.bindparam("k", expanding=True)
+            if on_delete.upper() == "CASCADE":
+                ids = [r[0] for r in conn.execute(
+                    sa.text(f'SELECT rowid FROM "{child}" WHERE "{src}" IN :k')
+                    .bindparams(sel), {"k": keys})]
+                _sqlite_cascade(conn, child, "rowid", ids)
+                conn.execute(sa.text(f'DELETE FROM "{child}" WHERE "{src}" IN :k')
+                             .bindparams(sa.bindparam("k", expanding=True)), {"k": keys})
+            elif on_delete.upper() == "SET NULL":
+                conn.execute(sa.text(f'UPDATE "{child}" SET "{src}" = NULL WHERE "{src}" IN :k')
+                             .bindparams(sa.bindparam("k", expanding=True)), {"k": keys})
 
 
 def _normalise_paths(conn: sa.Connection) -> None:
@@ -68,8 +100,8 @@ def _normalise_paths(conn: sa.Connection) -> None:
         if other is None:
             conn.execute(assets.update().where(assets.c.id == aid)
                          .values(path=new, path_bytes=_normal_bytes(raw)))
-        elif other.content_hash == digest and _cascades(conn):
-            conn.execute(assets.delete().where(assets.c.id == aid))
+        elif other.content_hash == digest:
+            _delete_asset(conn, aid)
         else:
             log.warning("asset %s: %s is also stored as %s; left as it is", aid, path, new)
 

@@ -20,6 +20,11 @@ def test_0010_adds_source_timecode(db_url: str, tmp_path) -> None:
                 " variable_frame_rate, rotation, audio_streams, subtitle_streams, tags, warnings,"
                 " first_seen) VALUES (:p, 1, 1, 'indexed', :n, :d, false, 0, '[]', '[]', '{}',"
                 " '[]', CURRENT_TIMESTAMP)"), {"p": path, "n": num, "d": den})
+        # a shot of the first asset: rebuilding the assets table must not cascade to it
+        c.execute(text(
+            "INSERT INTO segments (asset_id, \"index\", kind, time_base_num, time_base_den,"
+            " start_ts, end_ts, start_frame, end_frame) SELECT id, 0, 'shot', 1, 25, 0, 25, 0,"
+            " 25 FROM assets WHERE path = '/m/ntsc.mp4'"))
     upgrade(engine)
     assert current_revision(engine) == "0010"
     with engine.connect() as c:
@@ -27,4 +32,6 @@ def test_0010_adds_source_timecode(db_url: str, tmp_path) -> None:
             "SELECT path, start_tc_frames, tc_drop, reel FROM assets"))}
     assert rows == {"/m/ntsc.mp4": (0, True, None), "/m/pal.mxf": (0, False, None),
                     "/m/hfr.mov": (0, True, None), "/m/song.flac": (0, False, None)}
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM segments")).scalar() == 1
     engine.dispose()
