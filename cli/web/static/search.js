@@ -1,8 +1,9 @@
 // Search page: one box, filters, a dense grid of hits; hovering a hit scrubs its keyframes.
 import { h, api, qs, bin, basename, thumbImg } from "/static/util.js";
 
-const FILTERS = ["kind", "path", "person", "object", "after", "before", "min_duration", "max_duration", "per_asset", "limit", "like_shot", "sounds_like_shot"];
-const SOURCE_LABEL = { visual: "looks like", text: "words", transcript: "speech", sound: "sound", like: "similar", filter: "filter" };
+const FILTERS = ["kind", "path", "person", "object", "sound", "after", "before", "min_duration", "max_duration", "all_shots", "limit", "like_shot", "sounds_like_shot"];
+const LISTS = ["person", "object", "sound"];
+const SOURCE_LABEL = { visual: "looks like", text: "words", transcript: "speech", sound: "sounds like", sound_events: "heard", like: "similar", filter: "filter" };
 
 export async function searchPage(params) {
   const q = params.get("q") || "";
@@ -11,15 +12,15 @@ export async function searchPage(params) {
   const field = (name, attrs) => h("input", { name, value: params.get(name) || "", ...attrs });
   const kind = h("select", { name: "kind" },
     ["", "video", "image", "audio"].map(k => h("option", { value: k, selected: (params.get("kind") || "") === k }, k || "any kind")));
-  const perAsset = h("input", { type: "checkbox", name: "per_asset", checked: params.get("per_asset") === "true" });
+  const allShots = h("input", { type: "checkbox", name: "all_shots", checked: params.get("all_shots") === "true" });
   const form = h("form", { class: "search", onsubmit: e => {
     e.preventDefault();
     const fd = new FormData(form);
     const p = { q: fd.get("q").trim() };
     for (const name of FILTERS) {
       const all = fd.getAll(name).map(v => String(v).trim()).filter(Boolean);
-      if (name === "per_asset") p[name] = perAsset.checked ? "true" : "";
-      else if (name === "person" || name === "object") p[name] = all.flatMap(v => v.split(",").map(s => s.trim()).filter(Boolean));
+      if (name === "all_shots") p[name] = allShots.checked ? "true" : "";
+      else if (LISTS.includes(name)) p[name] = all.flatMap(v => v.split(",").map(s => s.trim()).filter(Boolean));
       else p[name] = all[0] || "";
     }
     location.hash = "#/search?" + qs(p);
@@ -29,11 +30,12 @@ export async function searchPage(params) {
       h("label", {}, kind),
       h("label", {}, "person", field("person", { class: "txt", placeholder: "name", value: f("person").join(", ") })),
       h("label", {}, "object", field("object", { class: "txt", placeholder: "e.g. dog", value: f("object").join(", ") })),
+      h("label", {}, "sound", field("sound", { class: "txt", placeholder: "e.g. Dog", value: f("sound").join(", ") })),
       h("label", {}, "path", field("path", { class: "txt", placeholder: "*.mov" })),
       h("label", {}, "shot", field("min_duration", { class: "num", type: "number", step: "0.1", min: "0", placeholder: "min s" }), "–",
         field("max_duration", { class: "num", type: "number", step: "0.1", min: "0", placeholder: "max s" })),
       h("label", {}, "created", field("after", { class: "date", type: "date" }), "–", field("before", { class: "date", type: "date" })),
-      h("label", {}, perAsset, "best shot per file"),
+      h("label", { title: "By default the best shot of each file, with how many more match" }, allShots, "every shot"),
       h("label", {}, "limit", field("limit", { class: "num", type: "number", min: "1", max: "500", placeholder: "40" })),
       params.get("like_shot") ? h("input", { type: "hidden", name: "like_shot", value: params.get("like_shot") }) : null,
       params.get("sounds_like_shot") ? h("input", { type: "hidden", name: "sounds_like_shot", value: params.get("sounds_like_shot") }) : null,
@@ -56,13 +58,13 @@ export async function searchPage(params) {
     return { el, ready: () => input.focus() };
   }
   const query = { q, limit: params.get("limit") || 40 };
-  for (const n of FILTERS) if (n !== "limit") query[n] = (n === "person" || n === "object") ? f(n) : params.get(n);
+  for (const n of FILTERS) if (n !== "limit") query[n] = LISTS.includes(n) ? f(n) : params.get(n);
   try {
     const res = await api("/api/search?" + qs(query));
     const what = [q && `“${q}”`, params.get("like_shot") && `like shot ${params.get("like_shot")}`,
       params.get("sounds_like_shot") && `sounds like segment ${params.get("sounds_like_shot")}`].filter(Boolean).join(" ");
     summary.textContent = `${res.results.length} hit${res.results.length === 1 ? "" : "s"}${what ? " for " + what : ""} in ${res.took_ms.toFixed(0)} ms`;
-    if (!res.results.length) grid.replaceWith(h("div", { class: "empty" }, "No matches. Try other words or fewer filters."));
+    if (!res.results.length) grid.replaceWith(h("div", { class: "empty" }, q ? "No good match: nothing is likely enough to be what you asked for. Try other words or fewer filters." : "No matches. Try fewer filters."));
     grid.replaceChildren(...res.results.map(hitCard));
   } catch (e) {
     summary.replaceChildren(h("span", { class: "error" }, e.message));
@@ -89,7 +91,7 @@ export function hitCard(hit) {
     thumb.addEventListener("mouseleave", () => { if (img.tagName === "IMG") { img.src = hit.thumbnail_url; delete img.dataset.i; } bar.style.width = "0"; });
   }
   const why = Object.entries(hit.sources || {}).sort((a, b) => b[1].contribution - a[1].contribution)
-    .map(([name, s]) => h("span", { class: `chip ${name}`, title: `${name}: rank ${s.rank}, score ${Number(s.score).toFixed(3)}, +${s.contribution.toFixed(4)}` }, `${SOURCE_LABEL[name] || name} #${s.rank}`));
+    .map(([name, s]) => h("span", { class: `chip ${name}`, title: `${name}: rank ${s.rank}, score ${Number(s.score).toFixed(3)}` + (s.relevance != null ? `, relevance ${Math.round(s.relevance * 100)}%` : "") }, `${SOURCE_LABEL[name] || name} #${s.rank}`));
   const open = () => { location.hash = `#/asset/${hit.asset_id}?t=${hit.start_s}&in=${hit.start_s}&out=${hit.end_s}&seg=${hit.segment_id}`; };
   const add = h("button", { class: "btn small add", title: "Add to selects", onclick: e => {
     e.stopPropagation();
@@ -99,7 +101,9 @@ export function hitCard(hit) {
     thumb, add,
     h("div", { class: "meta" },
       h("div", { class: "name", title: hit.path, text: hit.name || basename(hit.path) }),
-      h("div", { class: "line" }, h("span", {}, `shot ${hit.segment_index + 1}`), h("span", { class: "mono", title: "fused score" }, hit.score.toFixed(4))),
+      h("div", { class: "line" },
+        h("span", {}, `shot ${hit.segment_index + 1}` + (hit.other_shots ? ` · +${hit.other_shots} shot${hit.other_shots === 1 ? "" : "s"}` : "")),
+        h("span", { class: "mono", title: "relevance: how likely this is what was asked for" }, `${Math.round(hit.score * 100)}%`)),
       h("div", { class: "why" }, why),
       hit.snippet ? h("div", { class: "snippet", title: hit.snippet }, marked(hit.snippet)) : null));
 }
