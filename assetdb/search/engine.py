@@ -58,7 +58,13 @@ from assetdb.search.sources import (
     sound_source,
     space_has_vectors,
 )
-from assetdb.spaces import TRANSCRIPT_SPACE, recorded_model, sentence_embedder, text_embedder
+from assetdb.spaces import (
+    CONCEPTS_SPACE,
+    TRANSCRIPT_SPACE,
+    recorded_model,
+    sentence_embedder,
+    text_embedder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +209,11 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
     total: dict[int, float] = {}
     if calibrated:
         raw = {name: dict(items) for name, items in rankings.items() if name != "filter"}
-        fused_c = calibrated_fuse(raw, weights)
+        # the visual curve was fitted on the concepts space; another model's cosines
+        # (an open_clip space) are taken as they are until refitted (bench/search_eval.py)
+        fitted_visual = recorded is None or recorded["space"] == CONCEPTS_SPACE
+        fused_c = calibrated_fuse(raw, weights,
+                                  uncalibrated=() if fitted_visual else ("visual", "like"))
         if "filter" in rankings:  # a filter-only search: each match fully relevant
             for seg, _ in rankings["filter"]:
                 fused_c[seg]["filter"] = (1.0, 1.0)
@@ -216,11 +226,12 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             }
         if req.cutoff is not None:
             cutoff = req.cutoff
-        elif query and not arithmetic:
+        elif query and not arithmetic and fitted_visual:
             cutoff = DEFAULT_CUTOFF
         else:
-            # by example (--like, --sounds-like) or by query arithmetic: the curves were
-            # fitted on plain text queries, a mixed vector's cosines sit lower
+            # by example (--like, --sounds-like), by query arithmetic or in a visual space
+            # without a fitted curve: the curves were fitted on plain text queries in the
+            # concepts space; elsewhere cosines sit differently
             cutoff = 0.0
     else:
         fused = rrf_fuse(rankings, weights)

@@ -86,15 +86,18 @@ def relevance(source: str, score: float) -> float:
 
 
 def calibrated_fuse(
-    scores: dict[str, dict[int, float]], weights: dict[str, float]
+    scores: dict[str, dict[int, float]], weights: dict[str, float],
+    uncalibrated: tuple[str, ...] = (),
 ) -> dict[int, dict[str, tuple[float, float]]]:
     """item -> {source: (relevance, weighted relevance)}; the fused relevance of an item
-    is :func:`noisy_or` of its weighted relevances."""
+    is :func:`noisy_or` of its weighted relevances. Sources in ``uncalibrated`` keep
+    their raw score (clamped to [0, 1]): their curve does not apply here."""
     out: dict[int, dict[str, tuple[float, float]]] = defaultdict(dict)
     for source, items in scores.items():
         w = max(0.0, min(1.0, weights.get(source, 1.0)))
         for item, raw in items.items():
-            r = relevance(source, raw)
+            r = (max(0.0, min(1.0, float(raw))) if source in uncalibrated
+                 else relevance(source, raw))
             out[item][source] = (r, w * r)
     return out
 

@@ -322,7 +322,7 @@ def test_cli_search_selects_and_highlights_edl(store, tmp_path):
             store.settings.database_url]
     run = CliRunner().invoke
 
-    r = run(app, [*root, "search", "--kind", "video", "--path", "*pal*", "--json",
+    r = run(app, [*root, "search", "--kind", "video", "--path", "*pal*", "--all-shots", "--json",
                   "--out", str(tmp_path / "sel.edl"), "--record-start", "10:00:00:00"])
     assert r.exit_code == 0, r.output
     hits = json.loads(r.stdout)
@@ -336,14 +336,15 @@ def test_cli_search_selects_and_highlights_edl(store, tmp_path):
     assert got == sorted(round(h["start_s"] * 25) for h in hits)
     assert sum(len(c.markers) for c in back.video_tracks()[0]) == 3
 
-    r = run(app, [*root, "search", "--kind", "video", "--path", "*pal*",
+    r = run(app, [*root, "search", "--kind", "video", "--path", "*pal*", "--all-shots",
                   "--out", str(tmp_path / "sel.otio")])
     assert r.exit_code == 0, r.output
     tl = otio.adapters.read_from_file(str(tmp_path / "sel.otio"))
     markers = [m for c in tl.video_tracks()[0].find_clips() for m in c.markers]
     assert len(markers) == 3 and markers[0].name.startswith("#1 score")
 
-    r = run(app, [*root, "search", "--kind", "video", "--out", str(tmp_path / "all.csv")])
+    r = run(app, [*root, "search", "--kind", "video", "--all-shots",
+                  "--out", str(tmp_path / "all.csv")])
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader((tmp_path / "all.csv").open()))
     assert len(rows) == 7 and {r["file"] for r in rows} == {"pal_clip.mp4", "web_15fps.mp4"}

@@ -95,7 +95,8 @@ def test_mixing_spaces_is_refused_and_rebuild_switches(clip_store):
     st = json.loads(r.stdout)
     assert [e["space"] for e in st["spaces"]] == [rep["space"]]
     assert st["spaces"][0]["vectors"] == rep["keyframes"]
-    hits = search(clip_store, SearchRequest(query="a bird", kind="image", limit=1))
+    # every hit (cutoff 0): the ranking in the new space is what is checked here
+    hits = search(clip_store, SearchRequest(query="a bird", kind="image", limit=1, cutoff=0))
     assert hits[0].path.endswith("brambling.jpg")
     r = CliRunner().invoke(app, ["index", "rebuild", "--model", "clip:nope"], env=env)
     assert r.exit_code == 1 and r.stderr.startswith("error: bad model")
