@@ -100,6 +100,8 @@ def _asset_row(a: Asset) -> dict[str, Any]:
         "height": a.height,
         "frame_rate": str(a.frame_rate) if a.frame_rate else None,
         "start_tc": start_timecode(a),
+        "start_tc_frames": a.start_tc_frames or 0,
+        "tc_drop": bool(a.tc_drop),
         "reel": a.reel,
         "size": a.size,
         "error": a.error,

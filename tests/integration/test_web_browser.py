@@ -153,6 +153,12 @@ def test_search_open_a_hit_play_at_the_in_point(site, browser, shots: Path) -> N
     browser.save_screenshot(str(shots / "home.png"))
     box.send_keys("hamilton", Keys.ENTER)
     n = wait(browser, "document.querySelectorAll('#results .card').length", "search hits")
+    assert n == 1  # the best shot of the file, with its other matching shots counted
+    assert "+4 shots" in browser.find_element(By.CSS_SELECTOR, "#results .card").text
+    browser.find_element(By.CSS_SELECTOR, "input[name=all_shots]").click()  # every shot
+    browser.find_element(By.CSS_SELECTOR, "input[type=search]").send_keys(Keys.ENTER)
+    n = wait(browser, "document.querySelectorAll('#results .card').length > 1 && "
+                      "document.querySelectorAll('#results .card').length", "every shot")
     assert n >= 2
     wait(browser, "[...document.querySelectorAll('#results .card img')]"
                   ".every(i => i.complete && i.naturalWidth > 0)", "thumbnails")
@@ -170,7 +176,7 @@ def test_search_open_a_hit_play_at_the_in_point(site, browser, shots: Path) -> N
     browser.find_element(By.ID, "bin-toggle").click()
     # the first hit that is not the file's first shot: the player must seek
     cards = browser.find_elements(By.CSS_SELECTOR, "#results .card")
-    hits = get_json(url + "/api/search?q=hamilton&limit=40")["results"]
+    hits = get_json(url + "/api/search?q=hamilton&limit=40&all_shots=true")["results"]
     hit = next(h for h in hits if h["start_s"] > 1.0)
     card = next(c for c in cards if c.get_attribute("data-segment") == str(hit["segment_id"]))
     card.click()

@@ -5,6 +5,8 @@ import { h, api, bin, copyText, parseRate, timecode, thumbImg, toast } from "/st
 export async function assetPage(id, params) {
   const d = await api(`/api/assets/${id}`);
   const rate = parseRate(d.frame_rate);
+  // source timecode by the one rule: the file's start timecode plus the frame
+  const tc = t => timecode(t, rate, d.start_tc_frames || 0, d.tc_drop !== false);
   const segs = d.segments || [];
   const duration = d.duration_s || (segs.length ? segs[segs.length - 1].end_s : 0);
   const start = Number(params.get("t") || 0);
@@ -46,7 +48,7 @@ export async function assetPage(id, params) {
   });
 
   // ---- controls
-  const tcBig = h("span", { class: "tcbig", id: "tc", title: "click to copy" }, timecode(start, rate));
+  const tcBig = h("span", { class: "tcbig", id: "tc", title: "click to copy" }, tc(start));
   tcBig.addEventListener("click", () => copyText(tcBig.textContent));
   const marksEl = h("span", { class: "marks", id: "marks" });
   const playBtn = h("button", { class: "btn", id: "play", title: "play / pause (space, K)" }, "▶");
@@ -102,10 +104,10 @@ export async function assetPage(id, params) {
       }, 100);
     }
   }
-  // marks.out is exclusive (the frame after the last one kept); it shows as the last
-  // frame kept, as search hits show their out-points
+  // marks.out is exclusive (the frame after the last one kept) and shows so, as search
+  // hits and EDLs show their out-points
   const frameStart = t => Math.floor(t * rate + 0.1) / rate;
-  const outTc = t => timecode(t - 1 / rate, rate);
+  const outTc = t => tc(t);
   function setMark(which) {
     marks[which] = which === "in" ? frameStart(now()) : frameStart(now()) + 1 / rate;
     if (marks.in !== null && marks.out !== null && marks.out <= marks.in) marks[which === "in" ? "out" : "in"] = null;
@@ -117,7 +119,7 @@ export async function assetPage(id, params) {
     const seg = segs[i >= 0 ? i : 0];
     if (a === null || b === null) { if (!seg) return toast("nothing to add", true); a = seg.start_s; b = seg.end_s; }
     const kf = seg && (seg.keyframes || []).find(k => k.url);
-    bin.add({ asset_id: d.id, segment_id: seg ? seg.id : null, start_s: a, end_s: b, tc_in: timecode(a, rate), tc_out: outTc(b), name: d.name, thumbnail_url: kf ? kf.url : null });
+    bin.add({ asset_id: d.id, segment_id: seg ? seg.id : null, start_s: a, end_s: b, tc_in: tc(a), tc_out: outTc(b), name: d.name, thumbnail_url: kf ? kf.url : null });
   }
 
   // ---- strip, transcript, side panels
@@ -127,7 +129,7 @@ export async function assetPage(id, params) {
       thumbImg(kf && kf.url, `shot ${s.index + 1}`), h("div", { class: "tc" }, `${s.index + 1} · ${s.tc_in}`));
   }));
   const lines = (d.transcript || []).map(l => h("div", { class: "tline", onclick: () => seek(into(l.start_s)) },
-    h("span", { class: "tc" }, timecode(l.start_s, rate)), h("span", { text: l.text })));
+    h("span", { class: "tc" }, tc(l.start_s)), h("span", { text: l.text })));
   const table = (cols, rows, onrow) => rows && rows.length ? h("table", { class: "rowtable" },
     h("thead", {}, h("tr", {}, cols.map(c => h("th", {}, c[0])))),
     h("tbody", {}, rows.map(r => h("tr", { class: onrow ? "click" : "", onclick: onrow ? () => onrow(r) : null }, cols.map(c => h("td", {}, c[1](r)))))))
@@ -136,8 +138,8 @@ export async function assetPage(id, params) {
   const panels = {
     Transcript: lines.length ? lines : [h("div", { class: "empty" }, d.transcript_info && d.transcript_info.status !== "ok" ? `no transcript (${d.transcript_info.reason || d.transcript_info.status})` : "no speech transcribed")],
     Objects: [table([["shot", r => String(r.shot + 1)], ["object", r => r.label], ["×", r => String(r.count)], ["score", r => r.max_score.toFixed(2)]], d.objects, r => seek(shotStart(r.shot)))],
-    Text: [table([["time", r => timecode(r.t_s, rate)], ["on screen", r => r.text]], d.screen_text, r => seek(r.t_s))],
-    Faces: d.faces && d.faces.length ? [h("div", { class: "facegrid" }, d.faces.map(f => h("div", { class: "face" + (f.low_quality ? " low" : ""), title: `${f.person || "unnamed"} at ${timecode(f.t_s, rate)}`, onclick: () => seek(f.t_s) },
+    Text: [table([["time", r => tc(r.t_s)], ["on screen", r => r.text]], d.screen_text, r => seek(r.t_s))],
+    Faces: d.faces && d.faces.length ? [h("div", { class: "facegrid" }, d.faces.map(f => h("div", { class: "face" + (f.low_quality ? " low" : ""), title: `${f.person || "unnamed"} at ${tc(f.t_s)}`, onclick: () => seek(f.t_s) },
       h("img", { src: f.crop_url, alt: "", loading: "lazy" }),
       h("div", { class: "cap" }, f.person_id ? h("a", { href: `#/person/${f.person_id}`, onclick: e => e.stopPropagation() }, f.person || `#${f.person_id}`) : "unassigned"))))]
       : [h("div", { class: "empty" }, "no faces")],
@@ -155,9 +157,9 @@ export async function assetPage(id, params) {
 
   function update() {
     const t = now();
-    tcBig.textContent = timecode(t, rate);
+    tcBig.textContent = tc(t);
     head.style.left = pct(t);
-    const m = [marks.in !== null ? ["IN", timecode(marks.in, rate)] : null, marks.out !== null ? ["OUT", outTc(marks.out)] : null].filter(Boolean);
+    const m = [marks.in !== null ? ["IN", tc(marks.in)] : null, marks.out !== null ? ["OUT", outTc(marks.out)] : null].filter(Boolean);
     marksEl.replaceChildren(...m.flatMap(([k, v]) => [h("b", {}, k), ` ${v}  `]));
     if (marks.in !== null) {
       markEl.hidden = false;
@@ -177,7 +179,7 @@ export async function assetPage(id, params) {
       arrowleft: () => stepFrames(-1), arrowright: () => stepFrames(1),
       i: () => (e.shiftKey ? marks.in !== null && seek(into(marks.in)) : setMark("in")),
       o: () => (e.shiftKey ? marks.out !== null && seek(into(marks.out - 1 / rate)) : setMark("out")),
-      c: () => copyText(timecode(now(), rate)),
+      c: () => copyText(tc(now())),
     };
     if (acts[k]) { e.preventDefault(); acts[k](); update(); }
   }

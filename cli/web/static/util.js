@@ -68,11 +68,13 @@ export function parseRate(s) {
 }
 
 // SMPTE timecode at a rate; drop-frame (";") at 29.97 and 59.94 as editors expect.
-export function timecode(seconds, rate) {
+// SMPTE timecode of a time in a source, by the one rule (assetdb/timecode.py): the source
+// frame plus the source's start timecode (frames), drop-frame only at 29.97/59.94.
+export function timecode(seconds, rate, startFrames = 0, dropOk = true) {
   rate = rate || 25;
   const nominal = Math.round(rate);
-  const drop = Math.abs(rate - nominal * 1000 / 1001) < 0.01 && (nominal === 30 || nominal === 60);
-  let frame = Math.floor(Math.max(0, seconds) * rate + 0.1);  // stored times round: 10% of a frame
+  const drop = dropOk && Math.abs(rate - nominal * 1000 / 1001) < 0.01 && (nominal === 30 || nominal === 60);
+  let frame = (startFrames || 0) + Math.floor(Math.max(0, seconds) * rate + 0.1);  // stored times round: 10% of a frame
   if (drop) {
     const dropN = nominal === 30 ? 2 : 4;
     const per10 = nominal * 600 - dropN * 9;
