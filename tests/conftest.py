@@ -40,6 +40,16 @@ def require_shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared media not found at {SHARED_DATA}", allow_module_level=True)
     return SHARED_DATA
+def missing_package(*packages: str) -> str | None:
+    """A skip reason naming the first model package that is not installed, else None."""
+    import importlib.util
+
+    for pkg in packages:
+        if importlib.util.find_spec(pkg) is None:
+            return f"model package {pkg} is not installed"
+    return None
+
+
 PG_ADMIN_URL = os.environ.get(
     "ASSETDB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

