@@ -67,6 +67,11 @@ CALIBRATION: dict[str, Calibration] = {
     "like": Calibration(mid=0.80, scale=0.05),
     # NOT fitted: --sounds-like, 0.5 timbre cosine + 0.5 shape cosine
     "sound": Calibration(mid=0.85, scale=0.04),
+    # sound events (peak score x query/class-name similarity), fitted with
+    # `bench/search_eval.py --fit` on the README's sample archive (56 files, every
+    # default extractor): 104 pairs, 13 relevant, relevant median 0.581 [0.447, 0.817],
+    # unrelated median 0.384, 95th percentile 0.684 -> mid 0.911 scale 0.209
+    "sound_events": Calibration(mid=0.911, scale=0.209),
 }
 # Full-text hits are scored in [0, 1] already (query coverage x where the text came
 # from, assetdb.search.fts.text_relevance; the fit above gave them mid 0.44 scale 0.21,
