@@ -90,21 +90,6 @@ def no_errors(browser) -> None:
     assert not errors, errors
 
 
-FRAME_MEAN = """
-const v = document.getElementById(arguments[0]);
-const c = document.createElement('canvas');
-c.width = 64; c.height = 36;
-const g = c.getContext('2d');
-g.drawImage(v, 0, 0, 64, 36);
-const d = g.getImageData(0, 0, 64, 36).data;
-const y = [];
-for (let i = 0; i < d.length; i += 4) y.push(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]);
-const mean = y.reduce((a, b) => a + b, 0) / y.length;
-const sd = Math.sqrt(y.reduce((a, b) => a + (b - mean) ** 2, 0) / y.length);
-return [mean, sd];
-"""
-
-
 GRAY_64x36 = """
 const v = document.getElementById(arguments[0]);
 const c = document.createElement('canvas');
@@ -138,8 +123,10 @@ def original_frames(path: Path, t_s: float):
 
 def not_black(browser, element_id: str) -> bool:
     """The picture shown has light and detail (a black or flat frame has neither)."""
-    mean, sd = browser.execute_script(FRAME_MEAN, element_id)
-    return mean > 8 and sd > 4
+    import numpy as np
+
+    luma = np.array(browser.execute_script(GRAY_64x36, element_id), dtype=np.float32)
+    return float(luma.mean()) > 8 and float(luma.std()) > 4
 
 
 def test_search_open_a_hit_play_at_the_in_point(site, browser, shots: Path) -> None:
