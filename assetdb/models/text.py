@@ -27,6 +27,7 @@ MODEL_ID = "all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 BATCH = 64
+RECENT_QUERIES = 256  # single-text embeddings kept per process
 
 
 def model_dir() -> Path:
@@ -68,6 +69,7 @@ class SentenceEncoder(Model):
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(device)
+        self._recent: dict[str, np.ndarray] = {}  # single texts (queries), oldest first
 
     def _load(self) -> None:
         from safetensors.numpy import load_file
@@ -128,6 +130,19 @@ class SentenceEncoder(Model):
         texts = list(texts)
         if not texts:
             return np.zeros((0, DIM), np.float32)
+        if len(texts) == 1:
+            # a search embeds its query for several sources (concepts space, transcript
+            # lines, sound-event class names): once per process is enough
+            hit = self._recent.get(texts[0])
+            if hit is None:
+                hit = self._encode(texts, batch_size)
+                if len(self._recent) >= RECENT_QUERIES:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[texts[0]] = hit
+            return hit.copy()
+        return self._encode(texts, batch_size)
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         self.load()
         from threadpoolctl import threadpool_limits
 
