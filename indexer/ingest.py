@@ -41,6 +41,7 @@ from indexer import extractors as ext_registry
 from indexer import plan as pl
 from indexer import runners, writer
 from indexer.scan import is_under, normalise, scan
+from indexer.schedule import DEFAULT_BATCH_SIZE
 from indexer.work import Task, TaskResult, work_from_asset
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,12 @@ def ingest(
     retry_failed: bool = False,
     progress: ProgressFn | None = None,
     ray_address: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> IngestReport:
-    """Index the media under ``paths``. See the module docstring for guarantees."""
+    """Index the media under ``paths``. See the module docstring for guarantees.
+
+    ``batch_size``: keyframes (or segments) per model job; each model stage runs on
+    batches gathered across assets (``indexer.schedule``)."""
     t_start = time.perf_counter()
     report = IngestReport()
     emit = progress or (lambda kind, data: None)
@@ -152,12 +157,13 @@ def ingest(
     tasks = _plan_tasks(store, scanned.files, roots, versions, options, report,
                         prune=prune, retry_failed=retry_failed)
     emit("planned", {"tasks": len(tasks)})
+    written: set[int] = set()
 
     try:
-        results = (runners.run_local(tasks, workers) if ray_address is None
+        results = (runners.run_local(tasks, workers, batch_size) if ray_address is None
                    else runners.run_ray(tasks, ray_address))
         for result in results:
-            _write_result(store, result, options, report)
+            _write_result(store, result, options, report, written)
             emit("done", {"asset_id": result.asset_id})
     except KeyboardInterrupt:
         report.interrupted = True
@@ -317,7 +323,10 @@ def _mark_missing(
     return pruned
 
 
-def _write_result(store: Store, result: TaskResult, options: dict, report: IngestReport) -> None:
+def _write_result(store: Store, result: TaskResult, options: dict, report: IngestReport,
+                  written_ids: set[int]) -> None:
+    """Write one result: an asset's catalogue, or some of its extractor outcomes (an
+    asset's results can come in several parts; it counts once as indexed)."""
     if result.catalogue is not None:
         written = writer.write_catalogue(store, result.asset_id, result.catalogue)
         if written is None:
@@ -340,8 +349,10 @@ def _write_result(store: Store, result: TaskResult, options: dict, report: Inges
             report.stage_failures.append({"path": path, "stage": outcome.name, "error": error})
         report.stage_seconds[outcome.name] = (report.stage_seconds.get(outcome.name, 0.0)
                                               + outcome.seconds)
-    report.indexed += 1
-    report.media_seconds += work.duration_s or 0.0
+    if work.asset_id not in written_ids:
+        written_ids.add(work.asset_id)
+        report.indexed += 1
+        report.media_seconds += work.duration_s or 0.0
 
 
 # ---------------------------------------------------------------- one stored asset
@@ -384,7 +395,7 @@ def ensure_stages(
                 plan.extractors, options)
     report = IngestReport()
     for result in runners.run_here([task]):
-        _write_result(store, result, options, report)
+        _write_result(store, result, options, report, set())
     if report.stage_failures:
         f = report.stage_failures[0]
         raise AssetdbError(f"{f['stage']} failed for {f['path']}: {f['error']}")

@@ -1,22 +1,26 @@
-"""Where stage functions run: in this process, in a local process pool, or as Ray tasks.
+"""Where stage functions run: in this process, in a local process pool, or on Ray.
 
-Runners know nothing of planning or storing: they take ``Task`` work items and yield
-``TaskResult``s (picklable, no database handles) for the writer in the main process.
+Runners know nothing of planning or storing: they take ``Task`` work items, hand the
+jobs of an ``indexer.schedule.Scheduler`` (catalogues, then model stages batched across
+assets) to ``indexer.stages.run_batch`` and yield ``TaskResult``s (picklable, no database
+handles) for the writer in the main process. A result is yielded before the follow-up
+jobs it makes possible are handed out, so an asset's catalogue is written before any of
+its extractor results.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-import traceback
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from assetdb.errors import AssetdbError
-from indexer import catalogue as cat
 from indexer import extractors as ext_registry
-from indexer.work import StageOutcome, Task, TaskResult, one_line
+from indexer.catalogue import STAGE as CATALOGUE_STAGE
+from indexer.catalogue import VERSION as CATALOGUE_VERSION
+from indexer.schedule import DEFAULT_BATCH_SIZE, Job, Scheduler
+from indexer.stages import run_batch, run_task
+from indexer.work import StageOutcome, Task, TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -24,54 +28,23 @@ MAX_IN_FLIGHT_PER_WORKER = 2
 CRASHED = "the worker process crashed on this file"
 
 
-def run_task(task: Task) -> TaskResult:
-    """Worker side: the catalogue stage if needed, then each extractor. No database."""
-    outcome: StageOutcome | None = None
-    work = task.work
-    if task.catalogue:
-        t0 = time.perf_counter()
-        try:
-            r = cat.catalogue_asset(task.path, task.asset_id, task.data_dir, task.content_hash)
-            outcome = StageOutcome(cat.STAGE, cat.VERSION, True, r,
-                                   seconds=time.perf_counter() - t0)
-            work = cat.work_from_result(task.asset_id, task.path, task.data_dir, r)
-        except Exception as exc:  # any failure is recorded, the run goes on
-            log.debug("catalogue failed for %s", task.path, exc_info=True)
-            outcome = StageOutcome(cat.STAGE, cat.VERSION, False, error=one_line(exc),
-                                   seconds=time.perf_counter() - t0)
-            return TaskResult(task.asset_id, outcome, [], None)
-    stages = []
-    assert work is not None
-    for name in task.extractors:
-        ext = ext_registry.get_extractor(name, **task.options.get(name, {}))
-        if not ext.applies_to(work):
-            continue
-        t0 = time.perf_counter()
-        try:
-            ext.load()
-            (res,) = ext.run([work])
-            stages.append(StageOutcome(name, ext.version, True, res,
-                                       seconds=time.perf_counter() - t0))
-        except Exception as exc:  # noqa: BLE001 - recorded like a catalogue failure
-            log.debug("%s failed for %s:\n%s", name, task.path, traceback.format_exc())
-            stages.append(StageOutcome(name, ext.version, False, error=one_line(exc),
-                                       seconds=time.perf_counter() - t0))
-    return TaskResult(task.asset_id, outcome, stages, work)
-
-
 def crashed(t: Task) -> TaskResult:
     """The result recorded for a task whose worker died."""
     if t.catalogue:
-        return TaskResult(t.asset_id, StageOutcome(cat.STAGE, cat.VERSION, False, error=CRASHED),
-                          [], None)
+        return TaskResult(t.asset_id, StageOutcome(CATALOGUE_STAGE, CATALOGUE_VERSION, False,
+                                                   error=CRASHED), [], None)
     return TaskResult(t.asset_id, None,
                       [StageOutcome(name, ext_registry.version_of(name), False, error=CRASHED)
                        for name in t.extractors], t.work)
 
 
-def run_here(tasks: list[Task]) -> Iterator[TaskResult]:
-    for t in tasks:
-        yield run_task(t)
+def run_here(tasks: list[Task], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[TaskResult]:
+    """Every job in this process, one after the other."""
+    sched = Scheduler(tasks, batch_size=batch_size)
+    while (job := sched.next_job()) is not None:
+        results = run_batch(job.tasks)
+        yield from results
+        sched.finished(job, results)
 
 
 def _init_worker(log_level: int) -> None:
@@ -88,46 +61,57 @@ def _init_worker(log_level: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def run_local(tasks: list[Task], workers: int | None) -> Iterator[TaskResult]:
-    """A pool of ``workers`` processes (default: one per CPU); in this process for one."""
+def run_local(
+    tasks: list[Task], workers: int | None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[TaskResult]:
+    """A pool of ``workers`` processes (default: one per CPU); in this process for one.
+
+    A worker that dies (a decoder crash on a bad file, the OOM killer) takes its job with
+    it: the pool is replaced and each task of that job runs again on its own; a task that
+    is lost twice is recorded as failed.
+    """
     if not tasks:
         return
     n = (os.cpu_count() or 1) if workers is None else workers
     if n <= 1 or len(tasks) == 1:
-        yield from run_here(tasks)
+        yield from run_here(tasks, batch_size)
         return
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")  # never fork a process that may hold model threads
-    queue = list(reversed(tasks))
-    crashes: dict[int, int] = {}
-    while queue:
+    sched = Scheduler(tasks, batch_size=batch_size)
+    retry: list[Job] = []
+    crashes: dict[tuple[int, str], int] = {}
+    while not sched.done or retry:
         pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                                    initargs=(logging.getLogger().getEffectiveLevel(),))
-        pending: dict[Future, Task] = {}
+        pending: dict[Future, Job] = {}
         broken = False
         try:
-            while queue or pending:
-                while queue and not broken and len(pending) < n * MAX_IN_FLIGHT_PER_WORKER:
-                    t = queue.pop()
-                    pending[pool.submit(run_task, t)] = t
+            while True:
+                while not broken and len(pending) < n * MAX_IN_FLIGHT_PER_WORKER:
+                    if retry:
+                        job = retry.pop()
+                        sched.resubmitted()
+                    else:
+                        job = sched.next_job()
+                    if job is None:
+                        break
+                    pending[pool.submit(run_batch, job.tasks)] = job
                 if not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
-                    t = pending.pop(f)
+                    job = pending.pop(f)
                     try:
-                        yield f.result()
+                        results = f.result()
                     except BrokenProcessPool:
-                        # A worker died (a decoder crash on a bad file, or the OOM killer):
-                        # retry its tasks once in a fresh pool, then record them as failed.
                         broken = True
-                        crashes[t.asset_id] = crashes.get(t.asset_id, 0) + 1
-                        if crashes[t.asset_id] >= 2 or not t.catalogue:
-                            yield crashed(t)
-                        else:
-                            queue.append(t)
+                        yield from _after_crash(sched, job, retry, crashes)
+                        continue
+                    yield from results
+                    sched.finished(job, results)
         except BaseException:
             for f in pending:
                 f.cancel()
@@ -138,9 +122,31 @@ def run_local(tasks: list[Task], workers: int | None) -> Iterator[TaskResult]:
         pool.shutdown(wait=not broken, cancel_futures=broken)
 
 
+def _after_crash(
+    sched: Scheduler, job: Job, retry: list[Job], crashes: dict[tuple[int, str], int]
+) -> Iterator[TaskResult]:
+    """A job lost with its worker: a batch is split and retried task by task; a single
+    task is retried once, then recorded as crashed (a pool that breaks takes every job in
+    flight with it, not only the one that killed it)."""
+    if len(job.tasks) > 1:
+        retry.extend(sched.retry(job))
+        return
+    (t,) = job.tasks
+    key = (t.asset_id, job.stage)
+    crashes[key] = crashes.get(key, 0) + 1
+    if crashes[key] >= 2:
+        result = crashed(t)
+        yield result
+        sched.finished(job, [result])
+    else:
+        retry.extend(sched.retry(job))
+
+
 def run_ray(tasks: list[Task], address: str) -> Iterator[TaskResult]:
     """The same stage functions as Ray tasks ("auto" joins a running cluster, "local"
     starts one here). The writer stays in this process; the data dir must be shared."""
+    from assetdb.errors import AssetdbError
+
     try:
         import ray
     except ImportError as exc:

@@ -32,20 +32,22 @@ class VisualExtractor(Extractor):
         raise NotImplementedError
 
     def run(self, batch: list[AssetWork]) -> list[KeyframeVectors]:
+        # the keyframes of every asset in the batch go through the model together,
+        # MAX_BATCH at a time, then are dealt back to their assets
         emb = self.embedder()
-        results = []
+        refs = [k for work in batch for k in work.keyframes]
+        vecs = [emb.embed_images([k.path for k in refs[i : i + self.MAX_BATCH]])
+                for i in range(0, len(refs), self.MAX_BATCH)]
+        mat = np.concatenate(vecs) if vecs else np.zeros((0, emb.dim), np.float32)
+        results, j = [], 0
         for work in batch:
-            refs = work.keyframes
-            vecs = []
-            for i in range(0, len(refs), self.MAX_BATCH):
-                vecs.append(emb.embed_images([k.path for k in refs[i : i + self.MAX_BATCH]]))
-            mat = np.concatenate(vecs) if vecs else np.zeros((0, emb.dim), np.float32)
-            results.append(
-                KeyframeVectors(
-                    rows=[(k.segment_index, k.time_s, mat[j]) for j, k in enumerate(refs)],
-                    space=emb.space,
-                )
-            )
+            n = len(work.keyframes)
+            results.append(KeyframeVectors(
+                rows=[(k.segment_index, k.time_s, mat[j + i])
+                      for i, k in enumerate(work.keyframes)],
+                space=emb.space,
+            ))  # fmt: skip
+            j += n
         return results
 
     def model_spec(self) -> str:
