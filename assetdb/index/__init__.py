@@ -18,6 +18,7 @@ from assetdb.index.persist import memmap_refine, sidecar_path
 from assetdb.index.sql import (
     VectorSource,
     db_id,
+    forget_open_indexes,
     index_path,
     open_index,
     rebuild_index,
@@ -37,6 +38,7 @@ __all__ = [
     "auto_kind",
     "db_id",
     "default_nlist",
+    "forget_open_indexes",
     "index_path",
     "memmap_refine",
     "normalise",

@@ -371,13 +371,17 @@ class VectorIndex(Persistent):
                 labels = np.where(labels >= 0, id_map[np.maximum(labels, 0)], -1)
             return scores, labels
         if self.kind == "hnsw" and self._tombstones.size:
-            self._tomb_sel = faiss.IDSelectorBatch(
-                self._tombstones.size, faiss.swig_ptr(self._tombstones)
-            )
-            self._not_sel = faiss.IDSelectorNot(self._tomb_sel)
+            # the selectors are made once per tombstone set and kept (SWIG does not keep
+            # them alive): a search in another thread may be using them
+            tomb = self._tombstones
+            sel = getattr(self, "_tomb_selectors", None)
+            if sel is None or sel[0] is not tomb:
+                batch = faiss.IDSelectorBatch(tomb.size, faiss.swig_ptr(tomb))
+                sel = (tomb, batch, faiss.IDSelectorNot(batch))
+                self._tomb_selectors = sel
             sp = faiss.SearchParametersHNSW()
             sp.efSearch = int(self.params["efSearch"])
-            sp.sel = self._not_sel
+            sp.sel = sel[2]
             return self._index.search(q, k, params=sp)
         return self._index.search(q, k)
 

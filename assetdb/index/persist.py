@@ -65,9 +65,12 @@ class Persistent:
         tmp_side = side.with_name(f".{side.name}.{os.getpid()}.tmp")
         try:
             faiss.write_index(self._index, str(tmp_index))  # always the CPU index
-            tmp_side.write_text(json.dumps(self.sidecar(), indent=1))
+            meta = self.sidecar()
+            tmp_side.write_text(json.dumps(meta, indent=1))
             os.replace(tmp_index, path)
             os.replace(tmp_side, side)
+            self.saved_stats = IdStats(meta["count"], meta["max_id"], meta["id_sum"],
+                                       meta["id_hash"])
         finally:
             for t in (tmp_index, tmp_side):
                 t.unlink(missing_ok=True)

@@ -5,7 +5,9 @@ an incremental sync."""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +224,52 @@ def rebuild_index(
     return index
 
 
+# Loaded indexes kept per process (a server, a benchmark, a session of searches):
+# reading the file back costs its size (2 KB a vector at 512-d) on every search
+# otherwise. An entry is used only while the index file is the one it was read from
+# (size, mtime, inode of index and sidecar) and SQL's id statistics still match; a sync
+# works on a fresh copy and replaces the entry, so a search running on the cached
+# index in another thread never sees it change.
+OPEN_CACHE_MAX = 8
+_open_cache: OrderedDict[tuple[str, str, str, str], tuple[tuple, VectorIndex]] = OrderedDict()
+_open_lock = threading.Lock()
+
+
+def _file_signature(path: Path) -> tuple | None:
+    try:
+        a, b = path.stat(), layout.faiss_sidecar(path).stat()
+    except OSError:
+        return None
+    return (a.st_size, a.st_mtime_ns, a.st_ino, b.st_size, b.st_mtime_ns, b.st_ino)
+
+
+def _remember(key: tuple[str, str, str, str], path: Path, index: VectorIndex) -> VectorIndex:
+    sig = _file_signature(path)
+    with _open_lock:
+        if sig is None:
+            _open_cache.pop(key, None)
+            return index
+        _open_cache[key] = (sig, index)
+        _open_cache.move_to_end(key)
+        while len(_open_cache) > OPEN_CACHE_MAX:
+            _open_cache.popitem(last=False)
+    return index
+
+
+def _cached(key: tuple[str, str, str, str], path: Path) -> VectorIndex | None:
+    with _open_lock:
+        entry = _open_cache.get(key)
+    if entry is None or entry[0] != _file_signature(path):
+        return None
+    return entry[1]
+
+
+def forget_open_indexes() -> None:
+    """Drop the indexes kept in memory (the next open reads the files again)."""
+    with _open_lock:
+        _open_cache.clear()
+
+
 def open_index(
     store: Any,
     space: str,
@@ -232,12 +280,12 @@ def open_index(
 ) -> VectorIndex:
     """The index of ``space``, in step with its SQL rows.
 
-    Loads the saved index and compares id statistics (count, max id, id checksum)
-    with SQL; on a difference adds the missing rows and removes the deleted ones
-    incrementally, then saves. Rebuilds when the sidecar does not match (other
-    model, dimension or database), when ``kind`` asks for another kind, or when
-    ``auto`` would now pick another kind for the size. Raises NotFound when the
-    space has no vectors."""
+    Loads the saved index (or takes the one this process loaded from the same file)
+    and compares id statistics (count, max id, id checksum) with SQL; on a difference
+    adds the missing rows and removes the deleted ones incrementally, then saves.
+    Rebuilds when the sidecar does not match (other model, dimension or database),
+    when ``kind`` asks for another kind, or when ``auto`` would now pick another kind
+    for the size. Raises NotFound when the space has no vectors."""
     source = source or vectors_source(space)
     path = index_path(store, space)
     with store.session() as s:
@@ -247,17 +295,25 @@ def open_index(
         raise NotFound(f"no vectors in {source.name!r}; index some media first")
     dbid = db_id(store)
     refine = sql_refine(store, source)
+    key = (str(path), space, dbid, device)
+    wanted = auto_kind(sql.count) if kind == "auto" else kind
+    index = _cached(key, path)
+    if (index is not None and index.saved_stats == sql and index.kind == wanted
+            and index.dim == dim):
+        index.refine = refine if index.refine is not None else None
+        return index
     try:
         index = VectorIndex.load(
             path, space=space, dim=dim, db_id=dbid, device=device, refine=refine
         )
     except NotFound:
         log.info("no index for %s yet; building it", space)
-        return rebuild_index(store, space, source=source, kind=kind, device=device)
+        return _remember(key, path, rebuild_index(store, space, source=source, kind=kind,
+                                                  device=device))
     except IndexMismatch as exc:
         log.warning("%s; rebuilding", exc)
-        return rebuild_index(store, space, source=source, kind=kind, device=device)
-    wanted = auto_kind(sql.count) if kind == "auto" else kind
+        return _remember(key, path, rebuild_index(store, space, source=source, kind=kind,
+                                                  device=device))
     if index.kind != wanted:
         log.info(
             "%s index of %s: %d vectors now call for %s; rebuilding",
@@ -266,9 +322,10 @@ def open_index(
             sql.count,
             wanted,
         )
-        return rebuild_index(store, space, source=source, kind=kind, device=device)
+        return _remember(key, path, rebuild_index(store, space, source=source, kind=kind,
+                                                  device=device))
     if index.saved_stats == sql:  # the sidecar's stats describe the file (load checked it)
-        return index
+        return _remember(key, path, index)
     with store.session() as s:
         sql_ids = source.ids(s)
         have = index.ids()
@@ -279,4 +336,4 @@ def open_index(
             index.add(ids, vecs)
     log.info("synced index of %s: +%d -%d vectors", space, missing.size, deleted.size)
     index.save(path)
-    return index
+    return _remember(key, path, index)

@@ -46,7 +46,15 @@ from assetdb.search.fusion import (
     noisy_or,
     rrf_fuse,
 )
-from assetdb.search.hits import SearchHit, SourceScore, passes, segment_info, thumbnail
+from assetdb.search.hits import (
+    SearchHit,
+    SegInfo,
+    SourceScore,
+    describe_segments,
+    passes,
+    segment_facts,
+    thumbnail,
+)
 from assetdb.search.request import DEFAULT_WEIGHTS, SearchRequest, validate_request
 from assetdb.search.sources import (
     Ranked,
@@ -116,25 +124,36 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
     with store.session() as s:
         recorded = recorded_model(s)
     wants_visual = query or arithmetic or req.like_image or req.like_shot is not None
+    # the filters over candidate segments: facts are read once per segment and kept for
+    # the fusion below; a filtered visual search goes deeper until k segments pass
+    info: dict[int, SegInfo] = {}
+
+    def admit(segs: list[int]) -> set[int]:
+        need = [seg for seg in segs if seg not in info]
+        if need:
+            info.update(segment_facts(store, need))
+        return {seg for seg in segs if seg in info and passes(info[seg], req)
+                and (allowed is None or seg in allowed)}
+
+    deep = {"admit": admit, "max_k": FILTERED_SCAN_MAX} if filtered else {}
     if wants_visual and recorded is not None:
         space = recorded["space"]
-        kv = FILTERED_SCAN_MAX if filtered else k
         try:
             with store.session() as s:
                 emb = text_embedder(s, device=req.device, settings=store.settings)
             qv = query_vector(emb, req, query) if (query or arithmetic) else None
             if qv is not None:
-                sources["visual"] = search_space(store, space, qv, kv, req.device,
-                                                 skip_flat=calibrated)
+                sources["visual"] = search_space(store, space, qv, k, req.device,
+                                                 skip_flat=calibrated, **deep)
             if req.like_image:
                 sources["like"] = search_space(
-                    store, space, emb.embed_images([Path(req.like_image)]), kv, req.device,
-                    skip_flat=calibrated,
+                    store, space, emb.embed_images([Path(req.like_image)]), k, req.device,
+                    skip_flat=calibrated, **deep,
                 )
             elif req.like_shot is not None:
                 sources["like"] = search_space(
-                    store, space, shot_vector(store, space, req.like_shot), kv, req.device,
-                    skip_flat=calibrated,
+                    store, space, shot_vector(store, space, req.like_shot), k, req.device,
+                    skip_flat=calibrated, **deep,
                 )
         except (ModelUnavailable, IndexMismatch) as exc:
             raise QueryError(str(exc)) from exc
@@ -147,7 +166,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             try:
                 emb = sentence_embedder(req.device)
                 ranked = search_space(
-                    store, TRANSCRIPT_SPACE, emb.embed_text([query]), k, req.device
+                    store, TRANSCRIPT_SPACE, emb.embed_text([query]), k, req.device, **deep
                 )
                 ranked.scores = {seg: v for seg, v in ranked.scores.items()
                                  if v >= TRANSCRIPT_MIN_COSINE}
@@ -190,8 +209,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
     candidates = sorted({seg for r in sources.values() for seg in r.scores})
     if allowed is not None:
         candidates = [c for c in candidates if c in allowed]
-    info = segment_info(store, candidates)
-    keep = {c for c in candidates if c in info and passes(info[c], req)}
+    keep = admit(candidates)
 
     rankings: dict[str, list[tuple[int, float]]] = {}
     for name, r in sources.items():
@@ -260,6 +278,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         order = [seg for seg in order if first[info[seg].asset_id] == seg]
 
     hits: list[SearchHit] = []
+    describe_segments(store, [info[seg] for seg in order[: req.limit]])
     for seg in order[: req.limit]:
         si = info[seg]
         t = None

@@ -45,13 +45,15 @@ class SearchHit:
     # grouped results (the default): other matching shots of the same file; None when
     # every shot is listed (all_shots)
     other_shots: int | None = None
+    # below the cutoff: returned only when nothing reaches it (SearchRequest.weak)
+    weak: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 
-@dataclass
+@dataclass(slots=True)
 class SegInfo:
     id: int
     asset_id: int
@@ -61,19 +63,41 @@ class SegInfo:
     created_at: datetime | None
     start_s: float
     end_s: float
-    tc_in: str | None
-    tc_out: str | None
-    keyframes: list[tuple[float, str]]  # (time s, absolute path)
+    # filled by describe_segments, for the hits shown only
+    tc_in: str | None = None
+    tc_out: str | None = None
+    keyframes: list[tuple[float, str]] = field(default_factory=list)  # (time s, absolute path)
 
 
-def segment_info(store, ids: list[int]) -> dict[int, SegInfo]:
-    data_dir = Path(store.settings.data_dir)
+def segment_facts(store, ids: list[int]) -> dict[int, SegInfo]:
+    """What the filters and the grouping need of each candidate segment (asset, path,
+    kind, creation time, start and end): plain columns, no timecodes or keyframes. A
+    search has thousands of candidates and shows a few of them (describe_segments)."""
     out: dict[int, SegInfo] = {}
     with store.session() as s:
-        for chunk in chunks(ids):
+        for chunk in chunks(sorted(set(ids))):
+            for sid, aid, index, a, b, num, den, path, kind, created in s.execute(
+                select(Segment.id, Segment.asset_id, Segment.index, Segment.start_ts,
+                       Segment.end_ts, Segment.time_base_num, Segment.time_base_den,
+                       Asset.path, Asset.kind, Asset.created_at)
+                .join(Asset, Asset.id == Segment.asset_id)
+                .where(Segment.id.in_(chunk))
+            ):
+                # int / int is correctly rounded: the same float as Segment.start_s
+                out[sid] = SegInfo(sid, aid, index, path, kind or "", created,
+                                   (a * num) / den, (b * num) / den)
+    return out
+
+
+def describe_segments(store, infos: list[SegInfo]) -> None:
+    """Fill in the timecodes and keyframes of the segments a search shows."""
+    data_dir = Path(store.settings.data_dir)
+    by_id = {i.id: i for i in infos}
+    with store.session() as s:
+        for chunk in chunks(sorted(by_id)):
             rows = s.execute(
-                select(Segment, Asset.path, Asset.kind, Asset.created_at, Asset.frame_rate_num,
-                       Asset.frame_rate_den, Asset.start_tc_frames, Asset.tc_drop)
+                select(Segment, Asset.frame_rate_num, Asset.frame_rate_den,
+                       Asset.start_tc_frames, Asset.tc_drop)
                 .join(Asset, Asset.id == Segment.asset_id)
                 .where(Segment.id.in_(chunk))
             ).all()
@@ -86,16 +110,20 @@ def segment_info(store, ids: list[int]) -> dict[int, SegInfo]:
                 .order_by(Keyframe.segment_id, Keyframe.ts)
             ):
                 kfs[sid].append((float(ts * Fraction(num, den)), str(data_dir / p)))
-            for seg, path, kind, created, rnum, rden, tc0, tc_drop in rows:
+            for seg, rnum, rden, tc0, tc_drop in rows:
                 rate = seg.rate or (Fraction(rnum, rden) if rnum and rden else None)
-                tc_in, tc_out = range_timecodes(
+                info = by_id[seg.id]
+                info.tc_in, info.tc_out = range_timecodes(
                     seg.start_ts * seg.time_base, seg.end_ts * seg.time_base, rate, seg.kind,
                     start_tc_frames=tc0 or 0, drop=bool(tc_drop),
                 )
-                out[seg.id] = SegInfo(
-                    seg.id, seg.asset_id, seg.index, path, kind or "", created,
-                    seg.start_s, seg.end_s, tc_in, tc_out, kfs.get(seg.id, []),
-                )
+                info.keyframes = kfs.get(seg.id, [])
+
+
+def segment_info(store, ids: list[int]) -> dict[int, SegInfo]:
+    """Everything a hit says about each of ``ids`` (facts, timecodes, keyframes)."""
+    out = segment_facts(store, ids)
+    describe_segments(store, list(out.values()))
     return out
 
 

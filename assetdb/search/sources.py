@@ -105,17 +105,26 @@ def _flat_at(frames: list[tuple[float, bool]], t: float | None) -> bool:
     return min(frames, key=lambda x: abs(x[0] - t))[1]
 
 
+# A filtered search first looks this many times deeper than it needs (filters drop
+# candidates), then four times deeper each round until enough candidates pass: the
+# depth follows the filter's selectivity, not the archive's size.
+FILTERED_DEPTH_START = 4
+FILTERED_DEPTH_GROWTH = 4
+
+
 def search_space(store, space: str, queries: np.ndarray, k: int, device: str,
-                 skip_flat: bool = False) -> Ranked:
+                 skip_flat: bool = False, admit=None, max_k: int | None = None) -> Ranked:
     """The index's nearest vectors to ``queries``, as segments (best vector each).
-    ``skip_flat``: ignore vectors of flat keyframes (see :data:`FLAT_CONTRAST`)."""
+    ``skip_flat``: ignore vectors of flat keyframes (see :data:`FLAT_CONTRAST`).
+    ``admit``: the request's filters, a callable from segment ids to the set of those
+    that pass; the search then goes deeper until ``k`` segments pass (or ``max_k``
+    vectors were searched, or the whole index), and returns only those."""
     from assetdb.index import open_index
 
     try:
         index = open_index(store, space, device=device)
     except NotFound as exc:
         raise QueryError(f"the index of {space} is empty; ingest some media first") from exc
-    k = max(1, min(k, index.ntotal))
     q = np.asarray(queries, dtype=np.float32)
     if q.ndim == 1:
         q = q[None]
@@ -124,26 +133,46 @@ def search_space(store, space: str, queries: np.ndarray, k: int, device: str,
             f"query embedding has {q.shape[1]} dimensions, the {space} index {index.dim}; "
             "run `assetdb index rebuild`"
         )
-    scores, ids = index.search(q, k)
-    ranked = Ranked()
-    valid = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+    total = max(1, index.ntotal)
+    limit = total if max_k is None else max(1, min(total, max_k))
+    depth = max(1, min(k, total)) if admit is None else min(limit, k * FILTERED_DEPTH_START)
+    rows: dict[int, tuple[int | None, int, float | None]] = {}
+    flat: dict[int, list[tuple[float, bool]]] = {}
     with store.session() as s:
-        rows = vector_rows(s, [i for i, _ in valid])
-        flat = (flat_keyframes(s, [r[0] for r in rows.values() if r[0] is not None])
-                if skip_flat else {})
-        for vid, score in valid:
-            row = rows.get(vid)
-            if row is None:  # deleted since the index was synced
-                continue
-            seg, aid, t = row
-            if seg is None:
-                seg = segment_at(s, aid, t)
-                if seg is None:
+        while True:
+            scores, ids = index.search(q, depth)
+            valid = [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0], strict=True)
+                     if i >= 0]
+            new = [i for i, _ in valid if i not in rows]
+            got = vector_rows(s, new)
+            rows.update(got)
+            if skip_flat:
+                flat.update(flat_keyframes(
+                    s, [r[0] for r in got.values() if r[0] is not None and r[0] not in flat]))
+            ranked = Ranked()
+            for vid, score in valid:
+                row = rows.get(vid)
+                if row is None:  # deleted since the index was synced
                     continue
-            if skip_flat and _flat_at(flat.get(seg, []), t):
-                continue
-            ranked.put(seg, score, t)
-    return ranked
+                seg, aid, t = row
+                if seg is None:
+                    seg = segment_at(s, aid, t)
+                    if seg is None:
+                        continue
+                if skip_flat and _flat_at(flat.get(seg, []), t):
+                    continue
+                ranked.put(seg, score, t)
+            if admit is None:
+                return ranked
+            passed = admit(list(ranked.scores))
+            if len(passed) >= k or depth >= limit:
+                break
+            depth = min(limit, depth * FILTERED_DEPTH_GROWTH)
+    out = Ranked()
+    for seg, score in ranked.scores.items():
+        if seg in passed:
+            out.put(seg, score, ranked.best_t.get(seg))
+    return out
 
 
 def shot_vector(store, space: str, segment_id: int) -> np.ndarray:

@@ -1,0 +1,162 @@
+"""What keeps a search's cost from growing with the archive (bench/scale.py measures
+it): a loaded index is reused while its file and SQL rows are unchanged, a filtered
+visual search goes only as deep as the filter needs, and only the hits shown get
+timecodes and keyframes. Real SQL (SQLite, and PostgreSQL when it answers); no timing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assetdb.records import VectorRow, replace_vectors
+from tests.storework import add_asset
+
+pytest.importorskip("faiss")
+
+SPACE = "clip:ViT-S-32:random"  # recorded as the visual space; no model is loaded
+DIM = 32
+
+
+def _archive(store, n_assets: int = 30, shots: int = 10, seed: int = 0) -> np.ndarray:
+    """Videos (shots of 1 s and 3 s alternating) and one vector per shot; returns the
+    vectors in segment-id order."""
+    from assetdb.spaces import claim_space
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in range(n_assets):
+        spans, t = [], 0.0
+        for j in range(shots):
+            d = 1.0 if j % 2 == 0 else 3.0
+            spans.append((t, t + d))
+            t += d
+        kind = "video" if a % 3 else "audio"
+        work = add_asset(store, Path(f"/archive/s{seed}/p{a % 2}/clip{a:03d}.mov"), kind, spans)
+        vecs = rng.standard_normal((shots, DIM)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        with store.session() as s:
+            claim_space(s, SPACE, SPACE)
+            replace_vectors(s, work.asset_id, SPACE,
+                            [VectorRow(v, segment_index=j, t_s=spans[j][0])
+                             for j, v in enumerate(vecs)])
+        out.append(vecs)
+    return np.concatenate(out)
+
+
+def test_open_index_reuses_the_loaded_index(store, monkeypatch):
+    """Every search read the whole index file back (2 KB a vector at 512-d)."""
+    from assetdb.index import VectorIndex, forget_open_indexes, index_path, open_index
+
+    forget_open_indexes()
+    _archive(store, n_assets=3)
+    loads = []
+    real_load = VectorIndex.load.__func__
+
+    def counting_load(cls, *a, **kw):
+        loads.append(1)
+        return real_load(cls, *a, **kw)
+
+    monkeypatch.setattr(VectorIndex, "load", classmethod(counting_load))
+    try:
+        first = open_index(store, SPACE)  # built: there is no file yet
+        loads.clear()
+        assert open_index(store, SPACE) is first and loads == []
+        # new rows: a synced copy replaces it; the object a search may hold is untouched
+        n = first.ntotal
+        _archive(store, n_assets=1, seed=1)
+        synced = open_index(store, SPACE)
+        assert synced is not first and first.ntotal == n and synced.ntotal == n + 10
+        assert len(loads) == 1
+        assert open_index(store, SPACE) is synced and len(loads) == 1
+        # the file rewritten behind its back (another process): read again
+        synced.save(index_path(store, SPACE))
+        assert open_index(store, SPACE) is not synced and len(loads) == 2
+    finally:
+        forget_open_indexes()
+
+
+def _exact(store, x: np.ndarray, q: np.ndarray, keep) -> list[int]:
+    """Segment ids by exact cosine, the filter applied to every segment."""
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset, Segment
+
+    with store.session() as s:
+        rows = s.execute(select(Segment.id, Segment.start_ts, Segment.end_ts, Asset.kind)
+                         .join(Asset, Asset.id == Segment.asset_id)
+                         .order_by(Segment.id)).all()
+    scores = x @ q
+    ok = [(sid, sc) for (sid, a, b, kind), sc in zip(rows, scores, strict=True)
+          if keep(kind, (b - a) / 1000)]
+    return [sid for sid, _ in sorted(ok, key=lambda t: -t[1])]
+
+
+@pytest.mark.parametrize("filters,keep", [
+    ({"kind": "video"}, lambda kind, d: kind == "video"),
+    ({"min_duration": 2.0}, lambda kind, d: d >= 2.0),
+    ({"kind": "audio", "max_duration": 2.0}, lambda kind, d: kind == "audio" and d <= 2.0),
+])
+def test_filtered_visual_search_goes_only_as_deep_as_needed(store, monkeypatch, filters, keep):
+    """Filters used to send the visual search FILTERED_SCAN_MAX (200k) vectors deep and
+    then read every candidate's timecodes and keyframes in Python."""
+    from assetdb import timecode
+    from assetdb.index import VectorIndex
+    from assetdb.search import SearchRequest, engine, hits, search, sources
+
+    x = _archive(store)
+    monkeypatch.setattr(engine, "CANDIDATES_MIN", 8)
+    monkeypatch.setattr(engine, "CANDIDATES_PER_HIT", 2)
+    depths: list[int] = []
+    real_search = VectorIndex.search
+
+    def recording_search(self, queries, k):
+        depths.append(int(k))
+        return real_search(self, queries, k)
+
+    monkeypatch.setattr(VectorIndex, "search", recording_search)
+    described: list[int] = []
+    real_tc = timecode.range_timecodes
+    monkeypatch.setattr(hits, "range_timecodes",
+                        lambda *a, **kw: described.append(1) or real_tc(*a, **kw))
+    like = 5  # a shot of a video asset: its vector is the query
+    # rrf: the order of the visual ranks (calibrated clamps this space's negative
+    # cosines to 0, a tie)
+    got = search(store, SearchRequest(like_shot=like, all_shots=True, limit=4, cutoff=0.0,
+                                      fusion="rrf", **filters))
+    want = _exact(store, x, x[like - 1], keep)
+    assert [h.segment_id for h in got] == want[:4]
+    # 8 candidates wanted, 300 vectors: never the whole index, never more than needed
+    assert depths and max(depths) <= 8 * sources.FILTERED_DEPTH_START * \
+        sources.FILTERED_DEPTH_GROWTH ** 2 and max(depths) < x.shape[0]
+    assert len(described) == len(got)  # timecodes only for the hits shown
+    assert all(h.tc_in is not None for h in got)
+
+
+def test_filtered_search_deepens_for_a_selective_filter(store, monkeypatch):
+    """A filter few segments pass makes the visual search go deeper, up to the index."""
+    from assetdb.index import VectorIndex
+    from assetdb.search import SearchRequest, engine, search
+
+    x = _archive(store)
+    monkeypatch.setattr(engine, "CANDIDATES_MIN", 8)
+    monkeypatch.setattr(engine, "CANDIDATES_PER_HIT", 2)
+    depths: list[int] = []
+    real_search = VectorIndex.search
+    monkeypatch.setattr(VectorIndex, "search",
+                        lambda self, q, k: depths.append(int(k)) or real_search(self, q, k))
+    like = 5
+    # one file only: 10 of 300 vectors pass
+    got = search(store, SearchRequest(like_shot=like, all_shots=True, limit=20, cutoff=0.0,
+                                      fusion="rrf", path="*/clip029.mov"))
+    want = _exact(store, x, x[like - 1], lambda kind, d: True)
+    with store.session() as s:
+        from sqlalchemy import select
+
+        from assetdb.schema import Asset, Segment
+
+        ids = set(s.scalars(select(Segment.id).join(Asset, Asset.id == Segment.asset_id)
+                            .where(Asset.path.like("%/clip029.mov"))))
+    assert [h.segment_id for h in got] == [sid for sid in want if sid in ids]
+    assert depths == sorted(depths) and depths[-1] == x.shape[0]
