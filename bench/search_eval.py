@@ -115,6 +115,7 @@ def ranked_files(store, query: str, fusion: str, limit: int) -> tuple[list[str],
 
 def evaluate(store, queries: list[dict], fusion: str, limit: int, verbose: bool) -> dict:
     per_kind: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    per_query: dict[str, tuple[float, list[str]]] = {}
     times = []
     for q in queries:
         rel = set(q["relevant"])
@@ -124,6 +125,7 @@ def evaluate(store, queries: list[dict], fusion: str, limit: int, verbose: bool)
         t3 = float(any(f in rel for f in files[:3]))
         ap = average_precision(files, rel)
         per_kind[q["kind"]].append((t1, t3, ap))
+        per_query[q["q"]] = (ap, files[:3])
         if verbose:
             mark = "ok " if t1 else ("top3" if t3 else "MISS")
             print(f"  [{fusion}] {mark:4} AP {ap:.2f} {q['q']!r}: {files[:3]}", file=sys.stderr)
@@ -137,7 +139,20 @@ def evaluate(store, queries: list[dict], fusion: str, limit: int, verbose: bool)
                      sum(r[2] for r in rows) / n)
     times.sort()
     out["latency"] = (times[len(times) // 2], times[-1])
+    out["per_query"] = per_query
     return out
+
+
+def compare(queries: list[dict], results: dict[str, dict]) -> None:
+    """The queries whose average precision differs between the settings, per kind."""
+    names = list(results)
+    print(f"per query AP where the settings differ ({' vs '.join(names)}):")
+    for q in queries:
+        aps = [results[n]["per_query"][q["q"]] for n in names]
+        if len({round(a, 3) for a, _ in aps}) > 1:
+            cells = " ".join(f"{a:.2f}" for a, _ in aps)
+            firsts = " | ".join(",".join(f) for _, f in aps)
+            print(f"  {q['kind']:6} {cells}  {q['q']!r}: {firsts}")
 
 
 def cutoff_check(store, queries: list[dict], fusion: str, cutoff: float) -> tuple[int, float, float]:
@@ -151,7 +166,7 @@ def cutoff_check(store, queries: list[dict], fusion: str, cutoff: float) -> tupl
     for q in single:
         hits = search(store, SearchRequest(query=q["q"], limit=100, cutoff=cutoff,
                                            fusion=fusion))
-        files = {Path(h.path).name for h in hits}
+        files = {Path(h.path).name for h in hits if not getattr(h, "weak", False)}
         kept.append(len(files))
         right += q["relevant"][0] in files
     return len(single), sum(kept) / len(kept), right / len(single)
@@ -161,8 +176,6 @@ def fit(store, queries: list[dict], limit: int) -> None:
     """Per source, the raw scores of judged relevant and unrelated (query, file) pairs
     (a file's best shot), and the logistic relevance = 1/(1+exp(-(s-mid)/scale)) fitted
     to them by maximum likelihood: the constants of assetdb.search.fusion.CALIBRATION."""
-    import numpy as np
-
     from assetdb.search import SearchRequest, search
 
     pairs: dict[str, list[tuple[float, int]]] = defaultdict(list)
@@ -178,29 +191,188 @@ def fit(store, queries: list[dict], limit: int) -> None:
         for (src, name), sc in best.items():
             pairs[src].append((sc, int(name in rel)))
     for src, xs in sorted(pairs.items()):
-        x = np.array([a for a, _ in xs])
-        y = np.array([b for _, b in xs], dtype=float)
-        if y.sum() < 2 or y.sum() == len(y):
-            print(f"{src:10} {len(y)} pairs, {int(y.sum())} relevant: too few to fit")
+        fit_logistic(src, xs)
+
+
+def fit_logistic(src: str, xs: list[tuple[float, int]],
+                 weights: list[float] | None = None) -> tuple[float, float] | None:
+    """Maximum-likelihood logistic curve over (raw score, relevant?) pairs: (mid, scale),
+    printed with the two score distributions; None when there are too few to fit.
+    ``weights``: one per pair (default 1)."""
+    import numpy as np
+
+    x = np.array([a for a, _ in xs])
+    y = np.array([b for _, b in xs], dtype=float)
+    if y.sum() < 2 or y.sum() == len(y):
+        print(f"{src:10} {len(y)} pairs, {int(y.sum())} relevant: too few to fit")
+        return None
+    # plain maximum likelihood: relevance is P(relevant | score) at this archive's
+    # share of relevant files among a query's candidates (an honest probability;
+    # weighing the classes equally instead put the visual midpoint at 0.26, where
+    # 5% of unrelated pairs would score over 0.7)
+    sw = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
+    w = np.zeros(2)  # logit = w0 + w1 * x, Newton steps with a little ridge
+    X = np.stack([np.ones_like(x), x], 1)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(X @ w)))
+        g = X.T @ (sw * (y - p)) - 1e-3 * w
+        hess = X.T @ (X * (sw * p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
+        w += np.linalg.solve(hess, g)
+    mid, scale = -w[0] / w[1], 1 / w[1]
+    r, u = x[y == 1], x[y == 0]
+    print(f"{src:10} {len(y):5d} pairs ({len(r)} relevant): relevant median "
+          f"{np.median(r):.3f} [{r.min():.3f}, {r.max():.3f}], unrelated median "
+          f"{np.median(u):.3f} p95 {np.percentile(u, 95):.3f}; fit mid {mid:.3f} "
+          f"scale {scale:.3f}")
+    return float(mid), float(scale)
+
+
+# -- by-example curves ----------------------------------------------------------------
+# `like` (--like IMAGE, --like-shot): judged on the photos of imagenet-1k-samples that
+# bench/imagenet_queries.py groups (birds, dogs, domestic cats, big cats, snakes, fish
+# and sea creatures, insects, monkeys, boats, cars, food, fruit, musical instruments,
+# computer equipment, seats, places of worship): an example photo and another photo
+# are relevant when they share a group ("more like this beagle" wants dogs), unrelated
+# when their groups are disjoint. One photo per ImageNet class, so same-class pairs do
+# not exist; the groups are the nearest honest notion of "the same kind of thing".
+
+
+def judged_photos() -> dict[str, set[str]]:
+    """imagenet-1k-samples file -> the names of the groups it belongs to."""
+    from bench.imagenet_queries import QUERIES, load_labels
+
+    labels = load_labels(shared_data() / "images" / "imagenet-1k-samples")
+    out: dict[str, set[str]] = {}
+    for name, idx, _ in labels:
+        groups = {q for q, members in QUERIES.items() if idx in members}
+        if groups:
+            out[name] = groups
+    return out
+
+
+def link_like_photos(dest: Path) -> int:
+    src = shared_data() / "images" / "imagenet-1k-samples"
+    dest.mkdir(parents=True, exist_ok=True)
+    names = sorted(judged_photos())
+    for name in names:
+        link = dest / name
+        if not link.exists():
+            link.symlink_to(src / name)
+    return len(names)
+
+
+def _best_per_file(hits, source: str) -> dict[str, float]:
+    """file name -> the raw score of ``source`` of the file's best shot."""
+    out: dict[str, float] = {}
+    for h in hits:
+        sc = h.sources.get(source)
+        if sc is None:
             continue
-        # plain maximum likelihood: relevance is P(relevant | score) at this archive's
-        # share of relevant files among a query's candidates (an honest probability;
-        # weighing the classes equally instead put the visual midpoint at 0.26, where
-        # 5% of unrelated pairs would score over 0.7)
-        sw = np.ones_like(y)
-        w = np.zeros(2)  # logit = w0 + w1 * x, Newton steps with a little ridge
-        X = np.stack([np.ones_like(x), x], 1)
-        for _ in range(50):
-            p = 1 / (1 + np.exp(-(X @ w)))
-            g = X.T @ (sw * (y - p)) - 1e-3 * w
-            hess = X.T @ (X * (sw * p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
-            w += np.linalg.solve(hess, g)
-        mid, scale = -w[0] / w[1], 1 / w[1]
-        r, u = x[y == 1], x[y == 0]
-        print(f"{src:10} {len(y):5d} pairs ({len(r)} relevant): relevant median "
-              f"{np.median(r):.3f} [{r.min():.3f}, {r.max():.3f}], unrelated median "
-              f"{np.median(u):.3f} p95 {np.percentile(u, 95):.3f}; fit mid {mid:.3f} "
-              f"scale {scale:.3f}")
+        name = Path(h.path).name
+        out[name] = max(out.get(name, -1e9), sc.score)
+    return out
+
+
+def _cutoff_report(src: str, runs: list[tuple[dict[str, float], set[str]]],
+                   curve: tuple[float, float] | None, cutoffs=(0.1, 0.5)) -> None:
+    """What each cutoff keeps when relevance is ``curve`` (mid, scale) of the raw score
+    (the source ranks alone in these searches, so its relevance is the fused score)."""
+    if curve is None:
+        return
+    from assetdb.search.fusion import Calibration
+
+    cal = Calibration(*curve)
+    for c in cutoffs:
+        kept = [[f for f, raw in got.items() if cal(raw) >= c] for got, _ in runs]
+        n_kept = sum(len(k) for k in kept)
+        right = sum(sum(f in rel for f in k) for k, (_, rel) in zip(kept, runs, strict=True))
+        n_rel = sum(len(rel & set(got)) for got, rel in runs)
+        empty = sum(1 for k in kept if not k)
+        print(f"{src:10} at --cutoff {c}: {n_kept / len(runs):.1f} files kept per query, "
+              f"precision {right / max(n_kept, 1):.2f}, recall {right / max(n_rel, 1):.2f}"
+              f" (of the judged files returned), {empty} of {len(runs)} queries keep none")
+
+
+def fit_like(store, limit: int) -> None:
+    """Fit the `like` curve: every judged photo in the store is a --like-shot query."""
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset, Segment
+    from assetdb.search import SearchRequest, search
+
+    groups = judged_photos()
+    with store.session() as s:
+        shots = {Path(p).name: sid for sid, p in s.execute(
+            select(Segment.id, Asset.path).join(Asset, Asset.id == Segment.asset_id))}
+    queries = sorted(n for n in shots if n in groups)
+    if len(queries) < 10:
+        raise SystemExit("the store holds too few judged photos: build it with --like-photos")
+    # each group weighs the same in the fit: the dogs (118 of the 403 photos, 86% of a
+    # dog's neighbours are dogs) would otherwise set the curve for every example
+    n_group: dict[str, int] = defaultdict(int)
+    for name in queries:
+        n_group[min(groups[name])] += 1
+    pairs: list[tuple[float, int]] = []
+    weights: list[float] = []
+    runs = []
+    for name in queries:
+        hits = search(store, SearchRequest(like_shot=shots[name], limit=limit, cutoff=0.0,
+                                           all_shots=True))
+        got = {f: v for f, v in _best_per_file(hits, "like").items()
+               if f != name and f in groups}
+        rel = {f for f in got if groups[f] & groups[name]}
+        pairs += [(raw, int(f in rel)) for f, raw in got.items()]
+        weights += [1.0 / n_group[min(groups[name])]] * len(got)
+        all_rel = {f for f in groups if f != name and f in shots and groups[f] & groups[name]}
+        runs.append((got, all_rel))
+    print(f"like: {len(queries)} example photos in {len(n_group)} groups, the first {limit} "
+          "shots of each")
+    fit_logistic("like (unweighted)", pairs)
+    curve = fit_logistic("like", pairs, weights)
+    _cutoff_report("like", runs, curve)
+
+
+def fit_sound(store, limit: int) -> None:
+    """Fit the `sound` curve: every labelled clip of bench/sound_vectors.py in the store
+    (a class with two or more members: speech, music, thunderstorm, dog) is a
+    --sounds-like FILE query over the store's audio files; another labelled clip is
+    relevant when it has the query's class (car horn, bird, whale, crunching and rain
+    clips are unrelated to every query)."""
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset
+    from assetdb.search import SearchRequest, search
+    from bench.sound_vectors import label_of
+
+    with store.session() as s:
+        paths = [Path(p) for p in s.execute(
+            select(Asset.path).where(Asset.kind == "audio")).scalars()]
+    labels = {p.name: label_of(p) for p in paths}
+    counts = defaultdict(int)
+    for lab in labels.values():
+        counts[lab] += 1
+    queries = sorted((p for p in paths if counts[labels[p.name]] >= 2
+                      and not labels[p.name].startswith("other:")), key=lambda p: p.name)
+    pairs: list[tuple[float, int]] = []
+    weights: list[float] = []  # each class weighs the same (speech has the most clips)
+    n_class = {lab: sum(labels[q.name] == lab for q in queries) for lab in labels.values()}
+    runs = []
+    for p in queries:
+        hits = search(store, SearchRequest(sounds_like=p, kind="audio", limit=limit,
+                                           cutoff=0.0, all_shots=True))
+        got = {f: v for f, v in _best_per_file(hits, "sound").items() if f != p.name}
+        rel = {f for f in got if labels.get(f) == labels[p.name]}
+        judged = [(raw, int(f in rel)) for f, raw in got.items() if f in labels]
+        pairs += judged
+        weights += [1.0 / n_class[labels[p.name]]] * len(judged)
+        runs.append((got, {f for f, lab in labels.items()
+                           if f != p.name and lab == labels[p.name]}))
+    print(f"sound: {len(queries)} labelled clips as --sounds-like queries over "
+          f"{len(paths)} audio files")
+    print("classes: " + ", ".join(f"{lab} {n}" for lab, n in sorted(n_class.items()) if n))
+    fit_logistic("sound (unweighted)", pairs)
+    curve = fit_logistic("sound", pairs, weights)
+    _cutoff_report("sound", runs, curve)
 
 
 def main() -> None:
@@ -214,10 +386,21 @@ def main() -> None:
     ap.add_argument("--stills", type=Path, help="only link the stills subset into this folder")
     ap.add_argument("--fit", action="store_true",
                     help="fit the per-source calibration on the judged pairs instead")
+    ap.add_argument("--fit-like", action="store_true",
+                    help="fit the `like` curve on a store of the judged photos (--like-photos)")
+    ap.add_argument("--fit-sound", action="store_true",
+                    help="fit the `sound` (sounds-like) curve on the labelled sounds")
+    ap.add_argument("--like-photos", type=Path,
+                    help="only link the judged imagenet photos for --fit-like into this folder")
+    ap.add_argument("--compare", action="store_true",
+                    help="also list the queries whose AP differs between the settings")
     ap.add_argument("-v", "--verbose", action="store_true", help="each query's first files")
     args = ap.parse_args()
     if args.stills:
         print(f"{link_stills(args.stills)} stills linked into {args.stills}")
+        return
+    if args.like_photos:
+        print(f"{link_like_photos(args.like_photos)} photos linked into {args.like_photos}")
         return
     from assetdb.config import load_settings
     from assetdb.db import Store
@@ -225,8 +408,13 @@ def main() -> None:
     store = Store.open(load_settings(data_dir=args.data_dir, database_url=args.database_url),
                        create=False)
     queries = load_queries(args.queries)
-    if args.fit:
-        fit(store, queries, args.limit)
+    if args.fit or args.fit_like or args.fit_sound:
+        if args.fit:
+            fit(store, queries, args.limit)
+        if args.fit_like:
+            fit_like(store, args.limit)
+        if args.fit_sound:
+            fit_sound(store, args.limit)
         return
     results = {}
     for fusion in args.fusion.split(","):
@@ -250,6 +438,8 @@ def main() -> None:
                 n, kept, right = cutoff_check(store, queries, f, c)
                 print(f"--cutoff {c} {f}: {n} one-answer queries keep {kept:.1f} files on "
                       f"average, the right one in {right:.0%}")
+    if args.compare:
+        compare(queries, results)
     for f, r in results.items():
         med, worst = r["latency"]
         print(f"latency {f}: median {med * 1000:.0f} ms, max {worst * 1000:.0f} ms per query")

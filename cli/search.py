@@ -2,9 +2,11 @@
 
 JSON output (``--json``, stable): a list of hits, best first, each
 ``{"asset_id", "path", "kind", "segment_id", "segment_index", "start_s", "end_s",
-"tc_in", "tc_out", "score", "other_shots", "thumbnail", "snippet", "sources": {name:
+"tc_in", "tc_out", "score", "other_shots", "weak", "thumbnail", "snippet", "sources": {name:
 {"rank", "score", "contribution", "relevance"}}}``: ``score`` is the fused relevance in
-[0, 1], ``other_shots`` the file's other matching shots (null with ``--all-shots``);
+[0, 1], ``other_shots`` the file's other matching shots (null with ``--all-shots``),
+``weak`` true for the nearest hits below the cutoff, listed (best few, after "no good
+match; nearest weak matches:" on stderr) only when no hit reaches it;
 source names: visual, like, text, transcript, sound, sound_events,
 filter. ``--csv`` and piped TSV carry the same fields, ``sources`` flattened to
 ``<name>_rank``/``<name>_score``/``<name>_relevance`` columns.
@@ -23,7 +25,7 @@ from cli.app import given, group, resolve_device, state, store
 from cli.output import message, print_json, print_line, print_record, print_rows
 
 FIELDS = ["score", "path", "kind", "asset_id", "segment_id", "segment_index", "start_s", "end_s",
-          "tc_in", "tc_out", "other_shots", "thumbnail", "snippet"]
+          "tc_in", "tc_out", "other_shots", "weak", "thumbnail", "snippet"]
 SOURCES = ["visual", "like", "text", "transcript", "sound", "sound_events"]
 TABLE = ["#", "score", "path", "in", "out", "kind", "seg", "more"]
 
@@ -59,6 +61,8 @@ def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool
           ranked: bool = False, cutoff: float | None = None) -> None:
     from cli.output import is_terminal
 
+    if hits and hits[0].get("weak"):  # nothing reached the cutoff: the nearest, marked
+        message("no good match; nearest weak matches:")
     if as_json:
         print_json(hits)
     elif as_csv or not is_terminal():
@@ -67,7 +71,7 @@ def _emit(hits: list[dict[str, Any]], as_json: bool, as_csv: bool, explain: bool
     elif hits:
         cols = TABLE + (["why"] if explain else []) + ["snippet"]
         print_rows([_table_row(i, h) for i, h in enumerate(hits, 1)], cols)
-    if not hits and ranked and cutoff != 0:
+    if not hits and ranked and cutoff != 0:  # weak matches turned off
         from assetdb.search.fusion import DEFAULT_CUTOFF
 
         c = DEFAULT_CUTOFF if cutoff is None else cutoff
@@ -146,6 +150,7 @@ def search_command(
 
     Filters combine with AND: --person A --person B finds shots with both A and B."""
     from assetdb.search import SearchRequest, validate_request
+    from assetdb.search.request import WEAK_MATCHES
 
     req = SearchRequest(
         query=query, like_image=like, like_shot=like_shot, kind=kind, path=path,
@@ -154,7 +159,7 @@ def search_command(
         add=list(add or []), subtract=list(subtract or []), add_images=list(add_image or []),
         persons=list(person or []), objects=list(obj or []), sounds=list(sound or []),
         sounds_like=sounds_like, sounds_like_shot=sounds_like_shot,
-        explain=explain, **given(limit=limit),
+        explain=explain, weak=WEAK_MATCHES, **given(limit=limit),
     )
     # checked before the store and any model are loaded
     try:
@@ -178,6 +183,7 @@ def search_command(
     by_words = bool((req.query or "").strip()) and not (req.add or req.subtract
                                                         or req.add_images)
     _emit(hits, as_json, as_csv, explain, ranked=by_words, cutoff=req.cutoff)
+    hits = [h for h in hits if not h.get("weak")]  # a timeline or shot list of good hits
     if out is not None and hits:
         from assetdb.highlights.selects import export_hits
 

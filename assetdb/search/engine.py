@@ -40,9 +40,9 @@ from sqlalchemy import func, select
 from assetdb.errors import IndexMismatch, ModelUnavailable, QueryError
 from assetdb.schema import Segment, Vector
 from assetdb.search.fusion import (
-    DEFAULT_CUTOFF,
     calibrated_fuse,
     competition_ranks,
+    default_cutoff,
     noisy_or,
     rrf_fuse,
 )
@@ -244,13 +244,11 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             }
         if req.cutoff is not None:
             cutoff = req.cutoff
-        elif query and not arithmetic and fitted_visual:
-            cutoff = DEFAULT_CUTOFF
         else:
-            # by example (--like, --sounds-like), by query arithmetic or in a visual space
-            # without a fitted curve: the curves were fitted on plain text queries in the
-            # concepts space; elsewhere cosines sit differently
-            cutoff = 0.0
+            # 0 where a ranking source has no fitted curve here: query arithmetic, or a
+            # visual space other than the one the curves were fitted on
+            cutoff = default_cutoff(set(rankings), arithmetic=arithmetic,
+                                    visual_fitted=fitted_visual)
     else:
         fused = rrf_fuse(rankings, weights)
         for seg, parts in fused.items():
@@ -259,8 +257,14 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                             for name, (rank, contrib) in parts.items()}
         cutoff = None
     order = sorted(total, key=lambda seg: (-total[seg], seg))
+    weak: set[int] = set()
     if calibrated:
-        order = [seg for seg in order if total[seg] >= cutoff]
+        kept = [seg for seg in order if total[seg] >= cutoff]
+        if not kept and req.weak and req.has_ranking():
+            # nothing reaches the cutoff: the nearest hits below it, marked weak
+            weak = set(order)
+        else:
+            order = kept
     elif req.cutoff is not None and order:
         best = total[order[0]]
         order = [seg for seg in order if not best or total[seg] >= req.cutoff * best]
@@ -276,6 +280,8 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             else:
                 first[aid] = seg
         order = [seg for seg in order if first[info[seg].asset_id] == seg]
+    if weak:
+        order = order[: req.weak]
 
     hits: list[SearchHit] = []
     describe_segments(store, [info[seg] for seg in order[: req.limit]])
@@ -296,6 +302,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                 tc_in=si.tc_in, tc_out=si.tc_out, score=round(total[seg], 6),
                 thumbnail=thumbnail(si, t), sources=per_seg[seg],
                 snippet=snippet, other_shots=others.get(seg, 0) if grouped else None,
+                weak=seg in weak,
             )
         )
     return hits

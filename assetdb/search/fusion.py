@@ -50,6 +50,7 @@ def rrf_fuse(
 class Calibration:
     mid: float  # the raw score at relevance 0.5
     scale: float  # raw-score units per e-fold of the odds
+    fitted: bool = True  # False: a guess; the default cutoff does not apply to the source
 
     def __call__(self, score: float) -> float:
         z = (score - self.mid) / self.scale
@@ -61,12 +62,21 @@ CALIBRATION: dict[str, Calibration] = {
     "visual": Calibration(mid=0.500, scale=0.059),
     # all-MiniLM-L6-v2: query vs transcript line cosine (fitted above)
     "transcript": Calibration(mid=0.579, scale=0.079),
-    # NOT fitted (no judged pairs yet): image-to-image cosine in the visual space
-    # (--like, --like-shot); an image is its own neighbour at 1.0, same-class stills
-    # of imagenet-1k-samples sit around 0.8-0.95
-    "like": Calibration(mid=0.80, scale=0.05),
-    # NOT fitted: --sounds-like, 0.5 timbre cosine + 0.5 shape cosine
-    "sound": Calibration(mid=0.85, scale=0.04),
+    # image-to-image cosine in the concepts space (--like, --like-shot), fitted with
+    # `bench/search_eval.py --fit-like` on the 403 photos of imagenet-1k-samples that
+    # bench/imagenet_queries.py groups (one photo per class; a pair is relevant when
+    # the photos share a group: dogs, birds, domestic cats, boats, fruit...; 16 groups,
+    # each weighing the same): 403 example photos x their first 100 neighbours,
+    # 39897 pairs, 14944 relevant, relevant median 0.766 [0.402, 0.997], unrelated
+    # median 0.630, 95th percentile 0.769 -> mid 0.790 scale 0.068
+    "like": Calibration(mid=0.790, scale=0.068),
+    # --sounds-like (0.2 x MFCC/shape blend + 0.8 x YAMNet class-score cosine), fitted
+    # with `bench/search_eval.py --fit-sound` on the labelled sounds of the sample
+    # archive (bench/sound_vectors.py: speech 16, music 9, thunderstorm 3, dog 2 clips
+    # as queries, car horn/bird/whale/crunching/rain unrelated to all; each class
+    # weighing the same): 963 pairs, 320 relevant, relevant median 0.848 [0.392,
+    # 0.941], unrelated median 0.049, 95th percentile 0.261 -> mid 0.541 scale 0.066
+    "sound": Calibration(mid=0.541, scale=0.066),
     # sound events (peak score x query/class-name similarity), fitted with
     # `bench/search_eval.py --fit` on the README's sample archive (56 files, every
     # default extractor): 104 pairs, 13 relevant, relevant median 0.581 [0.447, 0.817],
@@ -81,6 +91,27 @@ CALIBRATION: dict[str, Calibration] = {
 # Hits below this fused relevance are not shown unless --cutoff says otherwise: a hit
 # has at least a one-in-ten chance of being what was asked for.
 DEFAULT_CUTOFF = 0.1
+
+
+# the sources that search the visual space: their curves hold for the concepts space only
+VISUAL_SOURCES = ("visual", "like")
+
+
+def default_cutoff(sources: set[str], *, arithmetic: bool = False,
+                   visual_fitted: bool = True) -> float:
+    """The cutoff a search gets when it names none: DEFAULT_CUTOFF when every source
+    that ranks it has a fitted curve, else 0 (query arithmetic, whose mixed query
+    vectors the visual curve was not fitted on; a visual space other than the one the
+    curves were fitted on; a curve that is a guess)."""
+    if arithmetic:
+        return 0.0
+    for name in sources:
+        if name in VISUAL_SOURCES and not visual_fitted:
+            return 0.0
+        cal = CALIBRATION.get(name)
+        if cal is not None and not cal.fitted:
+            return 0.0
+    return DEFAULT_CUTOFF
 
 
 def relevance(source: str, score: float) -> float:

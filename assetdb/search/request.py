@@ -17,6 +17,7 @@ KINDS = ("video", "image", "audio")
 DEFAULT_WEIGHTS = {"visual": 1.0, "like": 1.0, "text": 1.0, "transcript": 0.8, "sound": 1.0,
                    "sound_events": 1.0}
 SOURCES = tuple(DEFAULT_WEIGHTS)
+WEAK_MATCHES = 3  # what `assetdb search` and /api/search show when nothing is good
 
 
 @dataclass
@@ -40,6 +41,10 @@ class SearchRequest:
     # when None; fusion="rrf": the fraction of the best fused score
     cutoff: float | None = None
     fusion: str = "calibrated"  # or "rrf" (reciprocal rank, the previous default)
+    # calibrated fusion: when no hit reaches the cutoff, the best this-many hits below it
+    # come back marked weak (SearchHit.weak) instead of nothing; 0 (the library's
+    # default): nothing comes back. The CLI and the web API ask for WEAK_MATCHES.
+    weak: int = 0
     # query arithmetic over the visual space (rclip's): (weight, text) terms added to /
     # subtracted from the query's embedding, (weight, image path) terms added
     add: list[tuple[float, str]] = field(default_factory=list)
@@ -130,6 +135,8 @@ def validate_request(req: SearchRequest) -> SearchRequest:
         raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}, not {req.fusion!r}")
     if req.cutoff is not None and not 0 <= req.cutoff <= 1:
         raise QueryError("--cutoff is a relevance between 0 and 1")
+    if req.weak is None or isinstance(req.weak, bool) or req.weak < 0:
+        raise QueryError("the number of weak matches cannot be negative")
     req.add = [parse_term(t, "--add") for t in req.add]
     req.subtract = [parse_term(t, "--subtract") for t in req.subtract]
     req.add_images = [(w, Path(p)) for w, p in

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from assetdb.search.request import WEAK_MATCHES
 from cli.web import library as lib
 from cli.web import selects
 from cli.web.media import file_response
@@ -82,6 +83,8 @@ def api_search(
     cutoff: Annotated[float | None, Query(description="Keep hits with at least this "
                                           "relevance (0-1).")] = None,
     explain: Annotated[bool, Query(description="Each source's rank and share.")] = False,
+    weak: Annotated[int, Query(ge=0, le=100, description="When no hit reaches the cutoff, "
+                               "this many of the nearest, marked weak.")] = WEAK_MATCHES,
 ) -> dict[str, Any]:
     store = _store(request)
     req = lib.SearchRequest(
@@ -92,7 +95,7 @@ def api_search(
         persons=[p for p in person or [] if p], objects=[o for o in object or [] if o],
         sounds=[x for x in sound or [] if x], add=[x for x in add or [] if x],
         subtract=[x for x in subtract or [] if x], sounds_like_shot=sounds_like_shot,
-        explain=explain,
+        explain=explain, weak=weak,
     )
     t0 = time.perf_counter()
     # One search at a time in this process: a search that finds the vectors changed syncs

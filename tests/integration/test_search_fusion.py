@@ -81,22 +81,68 @@ def test_scores_are_absolute_relevance_and_cutoff_is_absolute(indexed):
     assert _names(strict)[0] == "spk1_snt1.wav"
 
 
-def test_nothing_relevant_says_no_good_match(indexed):
+def test_nothing_relevant_says_no_good_match_and_shows_the_nearest_weak_ones(indexed):
     from typer.testing import CliRunner
 
+    from assetdb.search.fusion import DEFAULT_CUTOFF
     from cli.main import app
 
-    assert _search(indexed, query="quarterly tax return spreadsheet") == []
+    q = "quarterly tax return spreadsheet"
+    assert _search(indexed, query=q) == []  # the library's default: nothing below the cutoff
+    weak = _search(indexed, query=q, weak=3)
+    assert 1 <= len(weak) <= 3 and all(h.weak for h in weak)
+    assert all(h.score < DEFAULT_CUTOFF for h in weak)
+    assert [h.score for h in weak] == sorted((h.score for h in weak), reverse=True)
+    assert len(set(_names(weak))) == len(weak)  # one per file, as the good hits
+    everything = _search(indexed, query=q, cutoff=0.0)
+    assert [h.segment_id for h in weak] == [h.segment_id for h in everything[:len(weak)]]
+    assert not any(h.weak for h in everything)  # cutoff 0: everything reaches it
+    # a query with good hits gets no weak ones
+    good = _search(indexed, query="the child almost hurt the small dog", weak=3)
+    assert good and not any(h.weak for h in good)
     env = {"ASSETDB_DATA_DIR": str(indexed.settings.data_dir),
            "ASSETDB_DATABASE_URL": indexed.settings.database_url}
-    r = CliRunner().invoke(app, ["search", "quarterly tax return spreadsheet"], env=env)
+    r = CliRunner().invoke(app, ["search", q, "--json"], env=env)
     assert r.exit_code == 0, r.output
-    assert len(r.stdout.strip().splitlines()) <= 1  # piped: at most the TSV header
-    assert "no good match" in r.stderr
-    # with --cutoff 0 the same query lists its (weak) candidates
-    r = CliRunner().invoke(app, ["search", "quarterly tax return spreadsheet", "--cutoff", "0",
-                                 "--json"], env=env)
-    assert r.exit_code == 0 and json.loads(r.stdout)
+    assert "no good match; nearest weak matches:" in r.stderr
+    got = json.loads(r.stdout)
+    assert [h["segment_id"] for h in got] == [h.segment_id for h in weak]
+    assert all(h["weak"] is True for h in got)
+    # piped: the TSV has the weak column
+    r = CliRunner().invoke(app, ["search", q], env=env)
+    assert r.exit_code == 0 and "no good match" in r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "weak" in lines[0].split("\t") and len(lines) == 1 + len(weak)
+    # --cutoff stays absolute: an explicit one that nothing reaches gives weak ones too
+    r = CliRunner().invoke(app, ["search", "the child almost hurt the small dog",
+                                 "--cutoff", "1", "--json"], env=env)
+    assert r.exit_code == 0 and "no good match" in r.stderr
+    assert all(h["weak"] and h["score"] < 1 for h in json.loads(r.stdout))
+    r = CliRunner().invoke(app, ["search", "the child almost hurt the small dog", "--json"],
+                           env=env)
+    assert r.exit_code == 0 and "no good match" not in r.stderr
+    assert not any(h["weak"] for h in json.loads(r.stdout))
+
+
+def test_like_has_a_fitted_curve_and_the_default_cutoff(indexed):
+    """--like-shot of a tabby: the fitted `like` curve and the default cutoff keep the
+    other cat and leave out the unrelated stills (a car, a pizza); weak matches follow
+    the same rule as for words."""
+    from assetdb.search.fusion import CALIBRATION, DEFAULT_CUTOFF, default_cutoff
+
+    assert CALIBRATION["like"].fitted and CALIBRATION["sound"].fitted
+    assert default_cutoff({"like"}) == DEFAULT_CUTOFF
+    assert default_cutoff({"like"}, visual_fitted=False) == 0.0  # an open_clip space
+    assert default_cutoff({"visual", "text"}, arithmetic=True) == 0.0
+    tabby = next(h for h in _search(indexed, query="a cat", kind="image", cutoff=0.0,
+                                    limit=50) if h.path.endswith(CATS[0]))
+    hits = _search(indexed, like_shot=tabby.segment_id, kind="image")
+    names = _names(hits)
+    assert names[0] == CATS[0] and CATS[1] in names, names  # itself, then the other cat
+    assert all(h.score >= DEFAULT_CUTOFF for h in hits)
+    assert not set(names) & {OTHERS[1], OTHERS[2]}, names
+    every = _names(_search(indexed, like_shot=tabby.segment_id, kind="image", cutoff=0.0))
+    assert len(every) > len(names)
 
 
 def test_flat_keyframes_never_rank_for_content(indexed):

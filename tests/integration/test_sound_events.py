@@ -233,6 +233,21 @@ def test_sounds_like_ranks_the_same_sound_first(archive) -> None:
     assert set(_names(hits)) == {p.name for p in THUNDER}
 
 
+def test_sounds_like_keeps_the_same_sound_at_the_default_cutoff(archive) -> None:
+    """The `sound` curve is fitted (bench/search_eval.py --fit-sound), so --sounds-like
+    gets the default cutoff: the thunderstorms (and the video's thunder shot) stay, the
+    dog, the horn, the bird, the crunching and the speech go."""
+    from assetdb.search.fusion import DEFAULT_CUTOFF
+
+    hits = _search(archive, sounds_like=THUNDER[1], limit=20)
+    names = set(_names(hits))
+    assert {p.name for p in THUNDER} <= names, names
+    assert names <= {p.name for p in THUNDER} | {"two_shots.mp4"}, names
+    assert all(h.score >= DEFAULT_CUTOFF and not h.weak for h in hits)
+    everything = _search(archive, sounds_like=THUNDER[1], limit=20, cutoff=0.0)
+    assert len(everything) > len(hits)
+
+
 def test_extractor_is_a_default_after_audio_and_off_with_no_audio() -> None:
     from indexer.extractors import DEFAULT_EXTRACTORS
 

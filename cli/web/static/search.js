@@ -63,9 +63,20 @@ export async function searchPage(params) {
     const res = await api("/api/search?" + qs(query));
     const what = [q && `“${q}”`, params.get("like_shot") && `like shot ${params.get("like_shot")}`,
       params.get("sounds_like_shot") && `sounds like segment ${params.get("sounds_like_shot")}`].filter(Boolean).join(" ");
-    summary.textContent = `${res.results.length} hit${res.results.length === 1 ? "" : "s"}${what ? " for " + what : ""} in ${res.took_ms.toFixed(0)} ms`;
-    if (!res.results.length) grid.replaceWith(h("div", { class: "empty" }, q ? "No good match: nothing is likely enough to be what you asked for. Try other words or fewer filters." : "No matches. Try fewer filters."));
-    grid.replaceChildren(...res.results.map(hitCard));
+    // weak hits come only when nothing reaches the cutoff: the nearest, under their own heading
+    const good = res.results.filter(r => !r.weak), weak = res.results.filter(r => r.weak);
+    summary.textContent = `${good.length} hit${good.length === 1 ? "" : "s"}${what ? " for " + what : ""} in ${res.took_ms.toFixed(0)} ms`;
+    if (!good.length) {
+      const none = h("div", { class: "empty" }, weak.length
+        ? "No good match: nothing is likely enough to be what you asked for. The nearest are below; try other words or fewer filters."
+        : (q ? "No good match: nothing is likely enough to be what you asked for. Try other words or fewer filters." : "No matches. Try fewer filters."));
+      grid.before(none);
+    }
+    grid.replaceChildren(...good.map(hitCard));
+    if (weak.length) {
+      const weakGrid = h("div", { class: "grid weak", id: "weak-results" }, weak.map(hitCard));
+      grid.after(h("h2", { class: "weak-heading" }, "Weak matches"), weakGrid);
+    }
   } catch (e) {
     summary.replaceChildren(h("span", { class: "error" }, e.message));
   }
@@ -97,7 +108,7 @@ export function hitCard(hit) {
     e.stopPropagation();
     bin.add({ asset_id: hit.asset_id, segment_id: hit.segment_id, start_s: hit.start_s, end_s: hit.end_s, tc_in: hit.tc_in, tc_out: hit.tc_out, name: hit.name || basename(hit.path), thumbnail_url: hit.thumbnail_url });
   } }, "+ selects");
-  return h("div", { class: "card hit", tabindex: "0", dataset: { asset: hit.asset_id, segment: hit.segment_id }, onclick: open, onkeydown: e => { if (e.key === "Enter") open(); } },
+  return h("div", { class: "card hit" + (hit.weak ? " weak" : ""), tabindex: "0", dataset: { asset: hit.asset_id, segment: hit.segment_id }, onclick: open, onkeydown: e => { if (e.key === "Enter") open(); } },
     thumb, add,
     h("div", { class: "meta" },
       h("div", { class: "name", title: hit.path, text: hit.name || basename(hit.path) }),
