@@ -458,11 +458,15 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the databases")
     ap.add_argument("--reuse", action="store_true", help="search kept databases, do not rewrite")
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per query (median)")
+    ap.add_argument("--write-only", action="store_true",
+                    help="write (and keep) the archives, measure nothing else")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     backends = [b.strip().replace("postgres", "postgresql").replace("postgresqlql", "postgresql")
                 for b in args.backends.split(",") if b.strip()]
+    if args.write_only:
+        args.keep = True
     root = args.dir or Path(tempfile.mkdtemp(prefix="assetdb-scale-"))
     root.mkdir(parents=True, exist_ok=True)
     arch = Archive()
@@ -481,6 +485,9 @@ def main() -> None:
                     marker.write_text(json.dumps(m.write))
                 print(f"    wrote {m.write['shots']} shots in {m.write['write_s']:.1f} s",
                       file=sys.stderr, flush=True)
+                if args.write_only:
+                    store.close()
+                    continue
                 m.db_bytes = db_bytes(store)
                 measure_search(store, m, args.repeat)
                 results.append(m)

@@ -91,6 +91,12 @@ class IdStats:
     id_sum: int
     id_hash: int
 
+    def same_ids(self, other: IdStats | None) -> bool:
+        """The same id set, as far as the fingerprint tells (count, sum and checksum;
+        ``max_id`` is informative: the statistics SQL keeps per space do not track it)."""
+        return other is not None and (self.count, self.id_sum, self.id_hash) == (
+            other.count, other.id_sum, other.id_hash)
+
     @classmethod
     def of(cls, ids: np.ndarray) -> IdStats:
         ids = as_ids(ids)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,26 +51,49 @@ class VectorSource:
     vector_col: Any
     where: Any = None
     decode: Callable[[Any], np.ndarray] = bytes_to_vector
+    # the ``vector_stats`` row kept by triggers for this space of the ``vectors`` table
+    # (migration 0011): statistics in one row read instead of a scan of the space
+    counted_space: str | None = None
 
     def _filtered(self, stmt: Any) -> Any:
         return stmt if self.where is None else stmt.where(self.where)
 
     def stats(self, session: Session) -> IdStats:
+        """count, max id, id sum, id checksum of the rows (max id -1 when read from the
+        counted statistics, which do not keep it; see IdStats.same_ids)."""
+        if self.counted_space is not None:
+            row = session.execute(
+                text("SELECT count, id_sum, id_hash FROM vector_stats WHERE space = :s"),
+                {"s": self.counted_space},
+            ).first()
+            if row is None or not row[0]:
+                return IdStats(0, -1, 0, 0)
+            return IdStats(int(row[0]), -1, int(row[1]), int(row[2]))
+        return self.stats_after(session, None)
+
+    def stats_after(self, session: Session, after_id: int | None) -> IdStats:
+        """The statistics of the rows (those with an id above ``after_id``), aggregated."""
         ic = self.id_col
-        row = session.execute(
-            self._filtered(
-                select(
-                    func.count(ic),
-                    func.max(ic),
-                    func.sum(ic),
-                    func.sum((ic * literal(HASH_MUL)) % literal(HASH_MOD)),
-                )
+        stmt = self._filtered(
+            select(
+                func.count(ic),
+                func.max(ic),
+                func.sum(ic),
+                func.sum((ic * literal(HASH_MUL)) % literal(HASH_MOD)),
             )
-        ).one()
+        )
+        if after_id is not None:
+            stmt = stmt.where(ic > after_id)
+        row = session.execute(stmt).one()
         count = int(row[0] or 0)
         if count == 0:
             return IdStats(0, -1, 0, 0)
         return IdStats(count, int(row[1]), int(row[2]), int(row[3]))
+
+    def ids_after(self, session: Session, after_id: int) -> np.ndarray:
+        rows = session.execute(self._filtered(select(self.id_col).where(self.id_col > after_id)
+                                              .order_by(self.id_col)))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def ids(self, session: Session) -> np.ndarray:
         rows = session.execute(self._filtered(select(self.id_col).order_by(self.id_col)))
@@ -128,7 +151,8 @@ def vectors_source(space: str) -> VectorSource:
     from assetdb.schema import Vector
 
     return VectorSource(
-        name=space, id_col=Vector.id, vector_col=Vector.data, where=Vector.space == space
+        name=space, id_col=Vector.id, vector_col=Vector.data, where=Vector.space == space,
+        counted_space=space,
     )
 
 
@@ -298,7 +322,7 @@ def open_index(
     key = (str(path), space, dbid, device)
     wanted = auto_kind(sql.count) if kind == "auto" else kind
     index = _cached(key, path)
-    if (index is not None and index.saved_stats == sql and index.kind == wanted
+    if (index is not None and sql.same_ids(index.saved_stats) and index.kind == wanted
             and index.dim == dim):
         index.refine = refine if index.refine is not None else None
         return index
@@ -324,13 +348,22 @@ def open_index(
         )
         return _remember(key, path, rebuild_index(store, space, source=source, kind=kind,
                                                   device=device))
-    if index.saved_stats == sql:  # the sidecar's stats describe the file (load checked it)
+    saved = index.saved_stats  # the sidecar's stats describe the file (load checked it)
+    if sql.same_ids(saved):
         return _remember(key, path, index)
     with store.session() as s:
-        sql_ids = source.ids(s)
-        have = index.ids()
-        deleted = np.setdiff1d(have, sql_ids, assume_unique=True)
-        missing = np.setdiff1d(sql_ids, have, assume_unique=True)
+        newer = source.stats_after(s, saved.max_id) if saved is not None else None
+        if (newer is not None and newer.count and sql.same_ids(IdStats(
+                saved.count + newer.count, newer.max_id, saved.id_sum + newer.id_sum,
+                saved.id_hash + newer.id_hash))):
+            # rows were only added (an ingest beside a server): read just those
+            missing = source.ids_after(s, saved.max_id)
+            deleted = np.empty(0, np.int64)
+        else:
+            sql_ids = source.ids(s)
+            have = index.ids()
+            deleted = np.setdiff1d(have, sql_ids, assume_unique=True)
+            missing = np.setdiff1d(sql_ids, have, assume_unique=True)
         index.remove(deleted)
         for ids, vecs in source.iter_rows(s, ids=missing):
             index.add(ids, vecs)

@@ -25,7 +25,7 @@ def test_0010_adds_source_timecode(db_url: str, tmp_path) -> None:
             "INSERT INTO segments (asset_id, \"index\", kind, time_base_num, time_base_den,"
             " start_ts, end_ts, start_frame, end_frame) SELECT id, 0, 'shot', 1, 25, 0, 25, 0,"
             " 25 FROM assets WHERE path = '/m/ntsc.mp4'"))
-    upgrade(engine)
+    upgrade(engine, "0010")
     assert current_revision(engine) == "0010"
     with engine.connect() as c:
         rows = {p: (tc, bool(drop), reel) for p, tc, drop, reel in c.execute(text(

@@ -160,3 +160,78 @@ def test_filtered_search_deepens_for_a_selective_filter(store, monkeypatch):
                             .where(Asset.path.like("%/clip029.mov"))))
     assert [h.segment_id for h in got] == [sid for sid in want if sid in ids]
     assert depths == sorted(depths) and depths[-1] == x.shape[0]
+
+
+def _aggregate(store) -> dict[str, tuple[int, int, int]]:
+    from sqlalchemy import text
+
+    with store.engine.connect() as c:
+        rows = c.execute(text(
+            "SELECT space, count(*), sum(id), sum((id * 2654435761) % 4294967311) "
+            "FROM vectors GROUP BY space")).all()
+    return {sp: (int(n), int(s), int(h)) for sp, n, s, h in rows}
+
+
+def _counted(store) -> dict[str, tuple[int, int, int]]:
+    from sqlalchemy import text
+
+    with store.engine.connect() as c:
+        rows = c.execute(text("SELECT space, count, id_sum, id_hash FROM vector_stats")).all()
+    return {sp: (int(n), int(s), int(h)) for sp, n, s, h in rows if n}
+
+
+def test_vector_stats_follow_every_write(store):
+    """Migration 0011: the per-space id statistics the triggers keep equal the rows'
+    aggregate after inserts, re-writes, cascaded deletes and updates; open_index reads
+    them instead of scanning the space (it aggregated every row on every search)."""
+    from sqlalchemy import text, update
+
+    from assetdb.index import IdStats, vectors_source
+    from assetdb.schema import Asset, Vector
+
+    _archive(store, n_assets=4)
+    with store.session() as s:
+        aid = s.scalars(text("SELECT min(id) FROM assets")).one()
+        replace_vectors(s, aid, "other:space@1", [VectorRow(np.ones(4, np.float32))] * 3)
+    assert _counted(store) == _aggregate(store) and len(_aggregate(store)) == 2
+    with store.session() as s:  # re-written (delete + insert), one asset deleted (cascade)
+        replace_vectors(s, aid + 1, SPACE, [VectorRow(np.ones(DIM, np.float32), 0)] * 2)
+        s.delete(s.get(Asset, aid + 2))
+    with store.session() as s:  # moved to another space
+        s.execute(update(Vector).where(Vector.asset_id == aid + 3).values(space="other:space@1"))
+    assert _counted(store) == _aggregate(store)
+    src = vectors_source(SPACE)
+    with store.session() as s:
+        counted = src.stats(s)
+        scanned = src.stats_after(s, None)
+    assert counted.same_ids(scanned) and counted.count == 12
+    assert not counted.same_ids(IdStats(12, scanned.max_id, scanned.id_sum + 1, 0))
+
+
+def test_open_index_reads_only_new_rows_after_an_ingest(store, monkeypatch):
+    """Rows only added since the index was saved: the sync reads the rows above its
+    largest id, not every id of the space."""
+    from assetdb.index import forget_open_indexes, open_index, vectors_source
+    from assetdb.index.sql import VectorSource
+
+    forget_open_indexes()
+    _archive(store, n_assets=3)
+    first = open_index(store, SPACE)
+    _archive(store, n_assets=2, seed=2)
+    full_scans = []
+    real_ids = VectorSource.ids
+    monkeypatch.setattr(VectorSource, "ids",
+                        lambda self, s: full_scans.append(1) or real_ids(self, s))
+    synced = open_index(store, SPACE)
+    assert full_scans == [] and synced.ntotal == first.ntotal + 20
+    with store.session() as s:
+        assert np.array_equal(synced.ids(), vectors_source(SPACE).ids(s))
+    # a deletion falls back to comparing every id
+    from assetdb.schema import Asset
+
+    full_scans.clear()
+    with store.session() as s:
+        s.delete(s.get(Asset, 1))
+    again = open_index(store, SPACE)
+    assert full_scans == [1] and again.ntotal == synced.ntotal - 10
+    forget_open_indexes()
