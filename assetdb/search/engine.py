@@ -58,6 +58,7 @@ from assetdb.search.hits import (
 from assetdb.search.request import DEFAULT_WEIGHTS, SearchRequest, validate_request
 from assetdb.search.sources import (
     Ranked,
+    filter_check,
     filter_segments,
     fts_source,
     search_space,
@@ -114,7 +115,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
     validate_request(req)
     calibrated = req.fusion == "calibrated"
     weights = {**DEFAULT_WEIGHTS, **req.weights}
-    allowed = filter_segments(store, req)
+    check = filter_check(store, req) if req.has_ranking() else None
     filtered = req.has_filters()
     k = max(CANDIDATES_MIN, req.limit * CANDIDATES_PER_HIT)
     sources: dict[str, Ranked] = {}
@@ -132,8 +133,8 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         need = [seg for seg in segs if seg not in info]
         if need:
             info.update(segment_facts(store, need))
-        return {seg for seg in segs if seg in info and passes(info[seg], req)
-                and (allowed is None or seg in allowed)}
+        passed = [seg for seg in segs if seg in info and passes(info[seg], req)]
+        return set(passed) if check is None else check(passed)
 
     deep = {"admit": admit, "max_k": FILTERED_SCAN_MAX} if filtered else {}
     if wants_visual and recorded is not None:
@@ -187,6 +188,8 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
     if not req.has_ranking():
         # filters only: the surest object detections first when objects are asked for,
         # else the matching segments in catalogue order; every one of them is relevant
+        allowed = filter_segments(store, req)
+        check = None if allowed is None else (lambda segs: {x for x in segs if x in allowed})
         with store.session() as s:
             stmt = select(Segment.id).order_by(Segment.asset_id, Segment.index)
             if allowed is not None:
@@ -207,8 +210,6 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         weights["filter"] = 1.0
 
     candidates = sorted({seg for r in sources.values() for seg in r.scores})
-    if allowed is not None:
-        candidates = [c for c in candidates if c in allowed]
     keep = admit(candidates)
 
     rankings: dict[str, list[tuple[int, float]]] = {}

@@ -232,6 +232,54 @@ def sound_source(store, req: SearchRequest, k: int) -> Ranked:
     return ranked
 
 
+# An object filter that more segments than this pass (say "person" in a large archive)
+# is checked in SQL for the candidates a search has instead of being read whole into
+# Python: the candidates are a few thousand, the matches grow with the archive.
+ALLOWED_SET_MAX = 50_000
+
+
+def filter_check(store, req: SearchRequest):
+    """The persons/objects/sounds filters as a callable from segment ids to those that
+    pass (None: no such filter). Small filters are read once as a set
+    (:func:`filter_segments`); an object filter more than ALLOWED_SET_MAX segments pass
+    is checked in SQL on the ids asked about."""
+    if not (req.persons or req.objects or req.sounds):
+        return None
+    from sqlalchemy import func
+
+    from assetdb.objects import expand_label
+    from assetdb.schema import SegmentObject
+
+    groups = [expand_label(x) for x in req.objects if x and x.strip()]
+    large = False
+    if groups:
+        with store.session() as s:
+            large = any(
+                s.execute(select(func.count()).select_from(SegmentObject)
+                          .where(SegmentObject.label.in_(sorted(g)))).scalar_one()
+                > ALLOWED_SET_MAX for g in groups)
+    if not large:
+        allowed = filter_segments(store, req)
+        return lambda segs: {seg for seg in segs if seg in allowed}
+    others = (filter_segments(store, SearchRequest(persons=req.persons, sounds=req.sounds))
+              if req.persons or req.sounds else None)
+    labels = sorted(set().union(*groups))
+
+    def check(segs: list[int]) -> set[int]:
+        seen: dict[int, set[str]] = defaultdict(set)
+        with store.session() as s:
+            for chunk in chunks(sorted(set(segs))):
+                for sid, label in s.execute(
+                    select(SegmentObject.segment_id, SegmentObject.label).where(
+                        SegmentObject.segment_id.in_(chunk), SegmentObject.label.in_(labels))
+                ):
+                    seen[sid].add(label)
+        return {sid for sid, have in seen.items()
+                if all(have & g for g in groups) and (others is None or sid in others)}
+
+    return check
+
+
 def filter_segments(store, req: SearchRequest) -> set[int] | None:
     """Segments allowed by the persons/objects filters (None: no such filter). Every
     filter must hold: the shots showing all the named persons and all the objects."""

@@ -235,3 +235,33 @@ def test_open_index_reads_only_new_rows_after_an_ingest(store, monkeypatch):
     again = open_index(store, SPACE)
     assert full_scans == [1] and again.ntotal == synced.ntotal - 10
     forget_open_indexes()
+
+
+def test_a_broad_object_filter_is_checked_on_the_candidates(store, monkeypatch):
+    """`--object person` in a large archive read every matching segment into Python
+    (35k at 100k shots); past ALLOWED_SET_MAX it is checked in SQL for the candidates,
+    with the same hits."""
+    from sqlalchemy import select
+
+    from assetdb.schema import Segment, SegmentObject
+    from assetdb.search import SearchRequest, search, sources
+
+    _archive(store)
+    with store.session() as s:
+        for sid, aid in s.execute(select(Segment.id, Segment.asset_id)).all():
+            labels = (["person"] if sid % 2 else []) + (["dog"] if sid % 3 == 0 else [])
+            for lb in labels:
+                s.add(SegmentObject(asset_id=aid, segment_id=sid, label=lb, max_score=0.9,
+                                    count=1, frames=1))
+    req = {"like_shot": 5, "all_shots": True, "limit": 30, "cutoff": 0.0, "fusion": "rrf",
+           "objects": ["person", "dog"]}
+    small = search(store, SearchRequest(**req))
+    whole_sets = []
+    real = sources.filter_segments
+    monkeypatch.setattr(sources, "filter_segments",
+                        lambda st, r: whole_sets.append(r) or real(st, r))
+    monkeypatch.setattr(sources, "ALLOWED_SET_MAX", 10)
+    large = search(store, SearchRequest(**req))
+    assert whole_sets == []
+    assert small and [h.segment_id for h in large] == [h.segment_id for h in small]
+    assert all(h.segment_id % 6 == 3 for h in large)  # odd and divisible by 3
