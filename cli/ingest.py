@@ -11,6 +11,7 @@ import typer
 from assetdb.errors import NotFound
 from cli.app import resolve_device, store
 from cli.output import err_console, message, print_json
+from indexer.schedule import DEFAULT_BATCH_SIZE
 
 EXIT_SOME_FAILED = 3
 FLAG_STAGES = {"faces": "faces", "objects": "objects", "ocr": "ocr", "audio": "audio",
@@ -50,6 +51,10 @@ def ingest(
         str | None,
         typer.Option("--ray", help="Run the workers on Ray: a cluster address, 'auto' or 'local'."),
     ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1,
+                          help="Keyframes or segments per model batch, gathered across files.")
+    ] = DEFAULT_BATCH_SIZE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Index media files: probe, shots, keyframes, then every extractor. Incremental.
@@ -88,7 +93,7 @@ def ingest(
     with progress:
         report = run_ingest(st, roots, workers=workers, extractors=names, disabled=disabled,
                             options=options, prune=prune, retry_failed=retry_failed,
-                            progress=on_event, ray_address=ray)
+                            progress=on_event, ray_address=ray, batch_size=batch_size)
     summary = report.to_dict()
     summary["not_found"] = [str(p) for p in missing]
     if as_json:

@@ -79,9 +79,11 @@ def read_sidecars(path: Path) -> dict[str, str]:
 
 
 def _video_segments(
-    path: Path, info: ProbeInfo, out_dir: Path, rel_dir: str
+    path: Path, info: ProbeInfo, out_dir: Path, rel_dir: str,
+    chunks: list[sh.ShotChunk] | None = None,
 ) -> list[SegmentRef]:
-    analysis = sh.detect_shots(path, info.frame_rate, info.video_stream)
+    analysis = (sh.join_chunks(chunks, info.frame_rate) if chunks
+                else sh.detect_shots(path, info.frame_rate, info.video_stream))
     stats = analysis.stats
     assert stats is not None
     tb = analysis.time_base
@@ -167,15 +169,18 @@ def _audio_segments(info: ProbeInfo) -> list[SegmentRef]:
 
 
 def catalogue_asset(
-    path: Path, asset_id: int, data_dir: Path, content_hash: str, info: ProbeInfo | None = None
+    path: Path, asset_id: int, data_dir: Path, content_hash: str, info: ProbeInfo | None = None,
+    chunks: list[sh.ShotChunk] | None = None,
 ) -> CatalogueResult:
-    """Probe (unless given), split into segments and store keyframes. Raises MediaError."""
+    """Probe (unless given), split into segments and store keyframes. Raises MediaError.
+    ``chunks``: the shot analysis pass already made in parallel stretches
+    (``indexer.shots.analyse_chunk``), joined here instead of a pass of its own."""
     info = info or probe(path)
     rel_dir = layout.keyframe_dir(asset_id, content_hash)
     out_dir = data_dir / rel_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     if info.kind == "video":
-        segments = _video_segments(path, info, out_dir, rel_dir)
+        segments = _video_segments(path, info, out_dir, rel_dir, chunks)
     elif info.kind == "image":
         segments = _image_segments(path, out_dir)
     else:

@@ -164,7 +164,8 @@ def ingest(
                    else runners.run_ray(tasks, ray_address))
         for result in results:
             _write_result(store, result, options, report, written)
-            emit("done", {"asset_id": result.asset_id})
+            if result.complete:
+                emit("done", {"asset_id": result.asset_id})
     except KeyboardInterrupt:
         report.interrupted = True
         raise

@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from indexer import extractors as ext_registry
 from indexer.catalogue import STAGE as CATALOGUE_STAGE
 from indexer.catalogue import VERSION as CATALOGUE_VERSION
-from indexer.schedule import DEFAULT_BATCH_SIZE, Job, Scheduler
+from indexer.schedule import DEFAULT_BATCH_SIZE, SHOTS, Job, Scheduler
 from indexer.stages import run_batch, run_task
 from indexer.work import StageOutcome, Task, TaskResult
 
@@ -26,6 +26,30 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT_PER_WORKER = 2
 CRASHED = "the worker process crashed on this file"
+# What one worker process may use with every default model loaded (about 530 MiB at
+# rest, more while it decodes and transcribes: bench/ingest.py prints each worker's
+# peak). The default worker count never asks for more than the memory available.
+WORKER_MEMORY_MIB = 1024
+
+
+def _available_mib() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
+
+
+def default_workers() -> int:
+    """One worker per core, as many as the available memory holds at WORKER_MEMORY_MIB."""
+    n = os.cpu_count() or 1
+    mib = _available_mib()
+    if mib is not None:
+        n = min(n, max(1, mib // WORKER_MEMORY_MIB))
+    return n
 
 
 def crashed(t: Task) -> TaskResult:
@@ -43,7 +67,9 @@ def run_here(tasks: list[Task], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterato
     sched = Scheduler(tasks, batch_size=batch_size)
     while (job := sched.next_job()) is not None:
         results = run_batch(job.tasks)
-        yield from results
+        if job.stage != SHOTS:  # a stretch's analysis is for its catalogue, not the writer
+            results = [sched.mark(r) for r in results]
+            yield from results
         sched.finished(job, results)
 
 
@@ -64,7 +90,8 @@ def _init_worker(log_level: int) -> None:
 def run_local(
     tasks: list[Task], workers: int | None, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> Iterator[TaskResult]:
-    """A pool of ``workers`` processes (default: one per CPU); in this process for one.
+    """A pool of ``workers`` processes (default: ``default_workers()``); in this process
+    for one.
 
     A worker that dies (a decoder crash on a bad file, the OOM killer) takes its job with
     it: the pool is replaced and each task of that job runs again on its own; a task that
@@ -72,7 +99,7 @@ def run_local(
     """
     if not tasks:
         return
-    n = (os.cpu_count() or 1) if workers is None else workers
+    n = default_workers() if workers is None else workers
     if n <= 1 or len(tasks) == 1:
         yield from run_here(tasks, batch_size)
         return
@@ -82,7 +109,7 @@ def run_local(
     ctx = mp.get_context("spawn")  # never fork a process that may hold model threads
     sched = Scheduler(tasks, batch_size=batch_size)
     retry: list[Job] = []
-    crashes: dict[tuple[int, str], int] = {}
+    crashes: dict[tuple[int, str, float], int] = {}
     while not sched.done or retry:
         pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                                    initargs=(logging.getLogger().getEffectiveLevel(),))
@@ -110,7 +137,9 @@ def run_local(
                         broken = True
                         yield from _after_crash(sched, job, retry, crashes)
                         continue
-                    yield from results
+                    if job.stage != SHOTS:
+                        results = [sched.mark(r) for r in results]
+                        yield from results
                     sched.finished(job, results)
         except BaseException:
             for f in pending:
@@ -123,7 +152,7 @@ def run_local(
 
 
 def _after_crash(
-    sched: Scheduler, job: Job, retry: list[Job], crashes: dict[tuple[int, str], int]
+    sched: Scheduler, job: Job, retry: list[Job], crashes: dict[tuple[int, str, float], int]
 ) -> Iterator[TaskResult]:
     """A job lost with its worker: a batch is split and retried task by task; a single
     task is retried once, then recorded as crashed (a pool that breaks takes every job in
@@ -132,10 +161,13 @@ def _after_crash(
         retry.extend(sched.retry(job))
         return
     (t,) = job.tasks
-    key = (t.asset_id, job.stage)
+    key = (t.asset_id, job.stage, t.shot_stretch.start_s if t.shot_stretch else 0.0)
     crashes[key] = crashes.get(key, 0) + 1
-    if crashes[key] >= 2:
-        result = crashed(t)
+    if crashes[key] >= 2 and job.stage == SHOTS:
+        sched.retry(job)
+        sched.lost(job)
+    elif crashes[key] >= 2:
+        result = sched.mark(crashed(t))
         yield result
         sched.finished(job, [result])
     else:

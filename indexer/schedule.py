@@ -14,11 +14,18 @@ import os
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from indexer.work import AssetWork, Task, TaskResult
+from indexer.work import AssetWork, ShotStretch, Task, TaskResult
 
 DEFAULT_BATCH_SIZE = 64  # keyframes or segments per model job
 CATALOGUE_BATCH_FILES = 8  # small files catalogued in one job
 CATALOGUE_BATCH_BYTES = 8 << 20  # ... while their sizes add up to at most this
+# A video of at least two stretches has its shot analysis pass (the one that decodes
+# every frame) split into stretches of STRETCH_S analysed at once on different workers,
+# then joined at exact frame boundaries for its catalogue. Only files of at least
+# STRETCH_MIN_BYTES are probed for their duration first.
+STRETCH_S = 300.0
+STRETCH_MIN_BYTES = 32 << 20
+SHOTS = "shots"
 
 
 @dataclass
@@ -38,6 +45,24 @@ def cost(work: AssetWork | None) -> int:
     if work is None:
         return 1
     return max(1, len(work.keyframes), len(work.segments))
+
+
+def stretches(task: Task) -> list[ShotStretch]:
+    """The stretches of a long video's shot analysis; [] for anything else."""
+    size = _file_size(task)
+    if size is None or size < STRETCH_MIN_BYTES:
+        return []
+    from assetdb.media.probe import probe
+
+    try:
+        info = probe(task.path)
+    except Exception:  # noqa: BLE001 - its catalogue will record why
+        return []
+    if info.kind != "video" or not info.duration_s or info.duration_s < 2 * STRETCH_S:
+        return []
+    n = int(info.duration_s // STRETCH_S)
+    return [ShotStretch(i * STRETCH_S, None if i == n - 1 else (i + 1) * STRETCH_S,
+                        info.frame_rate, info.video_stream) for i in range(n)]
 
 
 def _file_size(task: Task) -> int | None:
@@ -61,15 +86,28 @@ class Scheduler:
     _queues: dict[str, list[Task]] = field(default_factory=dict)
     _order: list[str] = field(default_factory=list)
     _followups: dict[int, list[str]] = field(default_factory=dict)
+    _parts: dict[int, int] = field(default_factory=dict)  # results still to come per asset
+    _held: dict[int, Task] = field(default_factory=dict)  # catalogues waiting for stretches
+    _chunks: dict[int, list] = field(default_factory=dict)
+    _starts: dict[int, list[float]] = field(default_factory=dict)
     _in_flight: int = 0
 
     def __post_init__(self) -> None:
         self.batch_size = max(1, int(self.batch_size))
         for t in self.tasks:
             self._order += [n for n in t.extractors if n not in self._order]
+            self._parts[t.asset_id] = int(t.catalogue) + len(t.extractors)
             if t.catalogue:
-                self._catalogue.append(replace(t, extractors=[]))
                 self._followups[t.asset_id] = list(t.extractors)
+                parts = stretches(t)
+                if parts:
+                    self._held[t.asset_id] = replace(t, extractors=[])
+                    self._chunks[t.asset_id] = [None] * len(parts)
+                    self._starts[t.asset_id] = [p.start_s for p in parts]
+                    self._catalogue.extendleft(
+                        replace(t, extractors=[], shot_stretch=p) for p in reversed(parts))
+                else:
+                    self._catalogue.append(replace(t, extractors=[]))
             else:
                 self._enqueue(t, t.extractors)
 
@@ -91,8 +129,11 @@ class Scheduler:
 
     def _take_catalogue(self) -> Job:
         first = self._catalogue.popleft()
+        if first.shot_stretch is not None:
+            return Job([first], SHOTS)
         batch, total = [first], _file_size(first)
-        while (total is not None and self._catalogue and len(batch) < CATALOGUE_BATCH_FILES):
+        while (total is not None and self._catalogue and len(batch) < CATALOGUE_BATCH_FILES
+               and self._catalogue[0].shot_stretch is None):
             size = _file_size(self._catalogue[0])
             if size is None or total + size > CATALOGUE_BATCH_BYTES:
                 break
@@ -118,10 +159,39 @@ class Scheduler:
         self._in_flight += 1
         return job
 
+    def _stretch_done(self, job: Job, results: list[TaskResult]) -> None:
+        """A stretch of a long video analysed: once all are, its catalogue joins them
+        (or, when one failed, makes its own pass), ahead of other catalogue work."""
+        (t,), (r,) = job.tasks, results
+        slots = self._chunks.get(t.asset_id)
+        if slots is None:
+            return
+        assert t.shot_stretch is not None
+        i = self._starts[t.asset_id].index(t.shot_stretch.start_s)
+        slots[i] = r.catalogue.result if r.catalogue is not None and r.catalogue.ok else False
+        if any(x is None for x in slots):
+            return
+        del self._chunks[t.asset_id]
+        held = self._held.pop(t.asset_id)
+        chunks = None if any(x is False for x in slots) else list(slots)
+        self._catalogue.appendleft(replace(held, shot_chunks=chunks))
+
+    def mark(self, result: TaskResult) -> TaskResult:
+        """Sets ``result.complete``: whether it is the last result of its asset."""
+        left = self._parts.get(result.asset_id, 1) - 1
+        failed = result.catalogue is not None and not result.catalogue.ok
+        result.complete = left <= 0 or failed
+        return result
+
     def finished(self, job: Job, results: list[TaskResult]) -> None:
         """A job's results are back (written or about to be): queue the extractors of the
         assets it catalogued."""
         self._in_flight -= 1
+        if job.stage == SHOTS:
+            self._stretch_done(job, results)
+            return
+        for r in results:
+            self._parts[r.asset_id] = 0 if r.complete else self._parts.get(r.asset_id, 1) - 1
         if job.stage != "catalogue":
             return
         by_id = {t.asset_id: t for t in job.tasks}
@@ -134,6 +204,12 @@ class Scheduler:
         """A job whose worker died: each of its tasks again on its own."""
         self._in_flight -= 1
         return [Job([t], job.stage) for t in job.tasks]
+
+    def lost(self, job: Job) -> None:
+        """A stretch job lost twice: its video's catalogue makes its own pass."""
+        self._in_flight += 1  # _stretch_done's finished() takes it back
+        (t,) = job.tasks
+        self.finished(job, [TaskResult(t.asset_id, None, [], None)])
 
     def resubmitted(self) -> None:
         self._in_flight += 1

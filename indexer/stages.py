@@ -25,13 +25,36 @@ def run_catalogue(task: Task) -> tuple[StageOutcome, AssetWork | None]:
     """The catalogue stage of one asset (probe, shots, keyframes) and its work item."""
     t0 = time.perf_counter()
     try:
-        r = cat.catalogue_asset(task.path, task.asset_id, task.data_dir, task.content_hash)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, the run goes on
+        r = cat.catalogue_asset(task.path, task.asset_id, task.data_dir, task.content_hash,
+                                chunks=task.shot_chunks)
+    except Exception as exc:
         log.debug("catalogue failed for %s", task.path, exc_info=True)
         return (StageOutcome(cat.STAGE, cat.VERSION, False, error=one_line(exc),
                              seconds=time.perf_counter() - t0), None)
     outcome = StageOutcome(cat.STAGE, cat.VERSION, True, r, seconds=time.perf_counter() - t0)
     return outcome, cat.work_from_result(task.asset_id, task.path, task.data_dir, r)
+
+
+def run_shot_stretch(task: Task) -> StageOutcome:
+    """The shot analysis pass over one stretch of a long video (``task.shot_stretch``)."""
+    from indexer import shots
+
+    t0 = time.perf_counter()
+    st = task.shot_stretch
+    assert st is not None
+    start_s, end_s = st.start_s, st.end_s
+    try:
+        chunk = shots.analyse_chunk(task.path, st.frame_rate, st.stream_index, start_s, end_s)
+    except Exception as exc:
+        log.debug("shot analysis of %s [%s, %s) failed", task.path, start_s, end_s,
+                  exc_info=True)
+        return StageOutcome(SHOTS_STAGE, shots.VERSION, False, error=one_line(exc),
+                            seconds=time.perf_counter() - t0)
+    return StageOutcome(SHOTS_STAGE, shots.VERSION, True, chunk,
+                        seconds=time.perf_counter() - t0)
+
+
+SHOTS_STAGE = "shots"
 
 
 def _weights(works: Sequence[AssetWork]) -> list[float]:
@@ -80,7 +103,9 @@ def run_batch(tasks: Sequence[Task]) -> list[TaskResult]:
     for t in tasks:
         outcome = None
         work = t.work
-        if t.catalogue:
+        if t.shot_stretch is not None:
+            outcome, work = run_shot_stretch(t), None
+        elif t.catalogue:
             outcome, work = run_catalogue(t)
         results.append(TaskResult(t.asset_id, outcome, [], work))
     order: list[str] = []

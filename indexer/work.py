@@ -71,6 +71,16 @@ class AssetWork:
 
 
 @dataclass
+class ShotStretch:
+    """One stretch of a long video's shot analysis pass (``indexer.shots.analyse_chunk``)."""
+
+    start_s: float
+    end_s: float | None  # None: to the end
+    frame_rate: Fraction | None
+    stream_index: int | None
+
+
+@dataclass
 class Task:
     """One asset's work for a runner: the catalogue stage if needed, then extractors."""
 
@@ -82,6 +92,10 @@ class Task:
     work: AssetWork | None  # when the catalogue is already stored
     extractors: list[str]
     options: dict[str, dict[str, Any]]
+    # a long video's shot analysis, made in parallel stretches before its catalogue:
+    # the stretch (start_s, end_s) this task analyses, or the joined chunks to use
+    shot_stretch: ShotStretch | None = None
+    shot_chunks: list[Any] | None = None
 
 
 @dataclass
@@ -102,6 +116,9 @@ class TaskResult:
     catalogue: StageOutcome | None
     stages: list[StageOutcome]
     work: AssetWork | None
+    # the last part of the asset's task (a runner may return an asset's catalogue and its
+    # extractors' outcomes in several results)
+    complete: bool = True
 
 
 def one_line(exc: BaseException) -> str:

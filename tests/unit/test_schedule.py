@@ -31,12 +31,17 @@ def _catalogued(job, tmp: Path, keyframes: int = 1) -> list[TaskResult]:
 
 
 def _drain(sched: Scheduler, tmp: Path, keyframes: int = 1) -> list:
-    jobs = []
+    jobs, complete = [], []
     while (job := sched.next_job()) is not None:
         jobs.append(job)
-        sched.finished(job, _catalogued(job, tmp, keyframes) if job.stage == "catalogue"
-                       else [])
+        results = (_catalogued(job, tmp, keyframes) if job.stage == "catalogue" else
+                   [TaskResult(t.asset_id, None, [], t.work) for t in job.tasks])
+        results = [sched.mark(r) for r in results]
+        complete += [r.asset_id for r in results if r.complete]
+        sched.finished(job, results)
     assert sched.done
+    # every asset's last result, and only that one, says it completes the asset
+    assert sorted(complete) == sorted(t.asset_id for t in sched.tasks)
     return jobs
 
 
