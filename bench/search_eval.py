@@ -19,6 +19,7 @@ Build the store once (the shared media plus the 49 stills listed by --stills):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -80,6 +81,16 @@ def load_queries(path: Path = QUERIES) -> list[dict]:
     return qs
 
 
+def store_files(store) -> set[str]:
+    """The file names the store holds."""
+    from sqlalchemy import select
+
+    from assetdb.schema import Asset
+
+    with store.session() as s:
+        return {Path(p).name for p in s.execute(select(Asset.path)).scalars()}
+
+
 def average_precision(files: list[str], relevant: set[str]) -> float:
     hits, total = 0, 0.0
     for i, f in enumerate(files, 1):
@@ -87,6 +98,27 @@ def average_precision(files: list[str], relevant: set[str]) -> float:
             hits += 1
             total += hits / i
     return total / len(relevant) if relevant else 0.0
+
+
+# the visual curve before it took the query's background (mid 0.500, scale 0.059 on the
+# raw cosine alone): `--fusion rrf,calibrated-raw,calibrated` measures the change
+RAW_VISUAL = {"mid": 0.500, "scale": 0.059}
+
+
+@contextlib.contextmanager
+def setting(fusion: str):
+    """``calibrated-raw``: calibrated fusion with the raw-cosine visual curve."""
+    if fusion != "calibrated-raw":
+        yield fusion
+        return
+    from assetdb.search import fusion as fz
+
+    old = fz.CALIBRATION["visual"]
+    fz.CALIBRATION["visual"] = fz.Calibration(**RAW_VISUAL)
+    try:
+        yield "calibrated"
+    finally:
+        fz.CALIBRATION["visual"] = old
 
 
 def ranked_files(store, query: str, fusion: str, limit: int) -> tuple[list[str], float]:
@@ -103,7 +135,10 @@ def ranked_files(store, query: str, fusion: str, limit: int) -> tuple[list[str],
     if "cutoff" in names and "fusion" in names:
         extra["cutoff"] = 0.0  # rank everything; the cutoff is measured separately
     t0 = time.perf_counter()
-    hits = search(store, SearchRequest(query=query, limit=limit, **extra))
+    with setting(fusion) as f:
+        if "fusion" in extra:
+            extra["fusion"] = f
+        hits = search(store, SearchRequest(query=query, limit=limit, **extra))
     dt = time.perf_counter() - t0
     out: list[str] = []
     for h in hits:
@@ -164,8 +199,9 @@ def cutoff_check(store, queries: list[dict], fusion: str, cutoff: float) -> tupl
     single = [q for q in queries if len(q["relevant"]) == 1]
     kept, right = [], 0
     for q in single:
-        hits = search(store, SearchRequest(query=q["q"], limit=100, cutoff=cutoff,
-                                           fusion=fusion))
+        with setting(fusion) as f:
+            hits = search(store, SearchRequest(query=q["q"], limit=100, cutoff=cutoff,
+                                               fusion=f))
         files = {Path(h.path).name for h in hits if not getattr(h, "weak", False)}
         kept.append(len(files))
         right += q["relevant"][0] in files
@@ -179,6 +215,7 @@ def fit(store, queries: list[dict], limit: int) -> None:
     from assetdb.search import SearchRequest, search
 
     pairs: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    zs: list[float] = []  # beside pairs["visual"]: how far above the query's background
     for q in queries:
         rel = set(q["relevant"])
         best: dict[tuple[str, str], float] = {}
@@ -188,17 +225,42 @@ def fit(store, queries: list[dict], limit: int) -> None:
             for src, sc in h.sources.items():
                 key = (src, name)
                 best[key] = max(best.get(key, -1e9), sc.score)
+        bg = visual_background(store, q["q"])
         for (src, name), sc in best.items():
             pairs[src].append((sc, int(name in rel)))
+            if src == "visual":
+                zs.append((sc - bg[0]) / bg[1] if bg else 0.0)
     for src, xs in sorted(pairs.items()):
         fit_logistic(src, xs)
+        if src == "visual" and xs:
+            fit_logistic("visual+z", xs, z=zs)
+
+
+def visual_background(store, query: str) -> tuple[float, float] | None:
+    """The query's (mean, std) cosine to the archive's visual vectors, as the engine
+    computes it (assetdb.search.background)."""
+    from assetdb.search import SearchRequest
+    from assetdb.search.background import query_background
+    from assetdb.search.engine import query_vector
+    from assetdb.spaces import recorded_model, text_embedder
+
+    with store.session() as s:
+        rec = recorded_model(s)
+        if rec is None:
+            return None
+        emb = text_embedder(s, device="cpu", settings=store.settings)
+    qv = query_vector(emb, SearchRequest(query=query), query)
+    return query_background(store, rec["space"], qv) if qv is not None else None
 
 
 def fit_logistic(src: str, xs: list[tuple[float, int]],
-                 weights: list[float] | None = None) -> tuple[float, float] | None:
+                 weights: list[float] | None = None,
+                 z: list[float] | None = None) -> tuple[float, ...] | None:
     """Maximum-likelihood logistic curve over (raw score, relevant?) pairs: (mid, scale),
     printed with the two score distributions; None when there are too few to fit.
-    ``weights``: one per pair (default 1)."""
+    ``weights``: one per pair (default 1). ``z``: a second feature per pair (the score's
+    distance above the query's background in standard deviations): (mid, scale,
+    z_weight) of logit = (score - mid) / scale + z_weight * z."""
     import numpy as np
 
     x = np.array([a for a, _ in xs])
@@ -211,20 +273,24 @@ def fit_logistic(src: str, xs: list[tuple[float, int]],
     # weighing the classes equally instead put the visual midpoint at 0.26, where
     # 5% of unrelated pairs would score over 0.7)
     sw = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
-    w = np.zeros(2)  # logit = w0 + w1 * x, Newton steps with a little ridge
-    X = np.stack([np.ones_like(x), x], 1)
-    for _ in range(50):
+    cols = [np.ones_like(x), x] + ([np.asarray(z, dtype=float)] if z is not None else [])
+    X = np.stack(cols, 1)
+    w = np.zeros(X.shape[1])  # logit = w0 + w1 * x (+ w2 * z), Newton steps, a little ridge
+    for _ in range(60):
         p = 1 / (1 + np.exp(-(X @ w)))
         g = X.T @ (sw * (y - p)) - 1e-3 * w
-        hess = X.T @ (X * (sw * p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
+        hess = X.T @ (X * (sw * p * (1 - p))[:, None]) + 1e-3 * np.eye(len(w))
         w += np.linalg.solve(hess, g)
+    p = np.clip(1 / (1 + np.exp(-(X @ w))), 1e-12, 1 - 1e-12)
+    loglik = float((sw * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum())
     mid, scale = -w[0] / w[1], 1 / w[1]
     r, u = x[y == 1], x[y == 0]
+    extra = f" z_weight {w[2]:.3f}" if z is not None else ""
     print(f"{src:10} {len(y):5d} pairs ({len(r)} relevant): relevant median "
           f"{np.median(r):.3f} [{r.min():.3f}, {r.max():.3f}], unrelated median "
           f"{np.median(u):.3f} p95 {np.percentile(u, 95):.3f}; fit mid {mid:.3f} "
-          f"scale {scale:.3f}")
-    return float(mid), float(scale)
+          f"scale {scale:.3f}{extra} (log-likelihood {loglik:.1f})")
+    return (float(mid), float(scale)) + ((float(w[2]),) if z is not None else ())
 
 
 # -- by-example curves ----------------------------------------------------------------
@@ -416,6 +482,15 @@ def main() -> None:
         if args.fit_sound:
             fit_sound(store, args.limit)
         return
+    # a query none of whose answers is in this store (the stills' queries on the video-only
+    # archive) measures nothing: every setting scores it 0
+    held = store_files(store)
+    answerable = [{**q, "relevant": [f for f in q["relevant"] if f in held]}
+                  for q in queries if held & set(q["relevant"])]
+    if len(answerable) < len(queries):
+        print(f"{len(queries) - len(answerable)} queries left out: none of their answers is "
+              "in this store")
+        queries = answerable
     results = {}
     for fusion in args.fusion.split(","):
         evaluate(store, queries[:1], fusion, args.limit, False)  # warm the models
@@ -433,7 +508,7 @@ def main() -> None:
         if cells:
             print(f"{kind:8} {n:3d} " + " ".join(cells))
     for f in results:
-        if f in ("rrf", "calibrated"):
+        if f in ("rrf", "calibrated", "calibrated-raw"):
             for c in (0.1, 0.5, 0.9):
                 n, kept, right = cutoff_check(store, queries, f, c)
                 print(f"--cutoff {c} {f}: {n} one-answer queries keep {kept:.1f} files on "

@@ -113,8 +113,9 @@ def search_command(
         "--per-asset", help="The best shot of each file: the default now; kept as an alias.",
         hidden=True)] = False,
     cutoff: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Least relevance (0-1) a hit needs; default 0.1 for a query in words, 0 "
-             "with --like/--sounds-like alone or --add/--subtract/--add-image.")] = None,
+        min=0.0, max=1.0, help="Least relevance (0-1) a hit needs; default 0.1 (0 with "
+             "--add/--subtract/--add-image). When none reaches it, the nearest few are listed "
+             "as weak matches.")] = None,
     add: Annotated[list[str] | None, typer.Option(
         "--add", help="Add a text term to the visual query, optionally weighted: "
                       "--add \"2:night\". Repeatable.")] = None,

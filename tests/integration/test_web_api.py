@@ -67,6 +67,19 @@ def test_search_filters_and_errors(web) -> None:
     assert status == 422
 
 
+def test_search_marks_weak_matches(web) -> None:
+    _, url = web
+    q = "two%20quarterly%20tax%20spreadsheets"  # one word of four, in a file name
+    got = get_json(f"{url}/api/search?q={q}")["results"]
+    assert got and len(got) <= 3 and all(h["weak"] is True for h in got)
+    assert all(h["score"] < 0.1 for h in got)
+    assert get_json(f"{url}/api/search?q={q}&weak=0")["results"] == []
+    good = get_json(f"{url}/api/search?q=tree")["results"]
+    assert good and not any(h["weak"] for h in good)
+    status, _, _ = http(f"{url}/api/search?q={q}&weak=-1")
+    assert status in (400, 422)
+
+
 def test_asset_details_and_bad_ids(web) -> None:
     _, url = web
     aid = _asset_id(url, "short_hamilton_clip.mp4")

@@ -201,6 +201,29 @@ def test_search_open_a_hit_play_at_the_in_point(site, browser, shots: Path) -> N
     no_errors(browser)
 
 
+def test_no_good_match_shows_the_nearest_under_weak_matches(site, browser, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from assetdb.search import SearchRequest, search
+
+    store, url = site
+    q = "two quarterly tax spreadsheets"  # only the file name two_people.jpg, one word of four
+    want = search(store, SearchRequest(query=q, weak=3))
+    assert want and all(h.weak for h in want)
+    browser.get(url + "/#/search?q=" + q.replace(" ", "%20"))
+    n = wait(browser, "document.querySelectorAll('#weak-results .card').length",
+             "the weak matches")
+    assert n == len(want)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#results .card")
+    assert browser.find_element(By.CSS_SELECTOR, "h2.weak-heading").text.lower() == "weak matches"
+    assert "No good match" in browser.find_element(By.CSS_SELECTOR, ".empty").text
+    segs = [c.get_attribute("data-segment")
+            for c in browser.find_elements(By.CSS_SELECTOR, "#weak-results .card")]
+    assert segs == [str(h.segment_id) for h in want]
+    browser.save_screenshot(str(shots / "weak.png"))
+    no_errors(browser)
+
+
 def test_a_proxy_plays_where_the_original_cannot(site, browser, shots: Path) -> None:
     _, url = site
     tree = next(a for a in get_json(url + "/api/assets")["assets"] if a["name"] == "tree.avi")
