@@ -39,7 +39,6 @@ from sqlalchemy import func, select
 
 from assetdb.errors import IndexMismatch, ModelUnavailable, QueryError
 from assetdb.schema import Segment, Vector
-from assetdb.search.background import query_background
 from assetdb.search.fusion import (
     calibrated_fuse,
     competition_ranks,
@@ -131,14 +130,15 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
     info: dict[int, SegInfo] = {}
 
     def admit(segs: list[int]) -> set[int]:
+        if check is not None:
+            segs = sorted(check(segs))
         need = [seg for seg in segs if seg not in info]
         if need:
             info.update(segment_facts(store, need))
-        passed = [seg for seg in segs if seg in info and passes(info[seg], req)]
-        return set(passed) if check is None else check(passed)
+        return {seg for seg in segs if seg in info and passes(info[seg], req)}
 
-    deep = {"admit": admit, "max_k": FILTERED_SCAN_MAX} if filtered else {}
-    background: dict[str, tuple[float, float]] = {}
+    deep = ({"admit": admit, "max_k": FILTERED_SCAN_MAX,
+             "share": check.share if check is not None else 1.0} if filtered else {})
     if wants_visual and recorded is not None:
         space = recorded["space"]
         try:
@@ -148,10 +148,6 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             if qv is not None:
                 sources["visual"] = search_space(store, space, qv, k, req.device,
                                                  skip_flat=calibrated, **deep)
-                if calibrated:  # how the query's cosines sit against the archive at large
-                    bg = query_background(store, space, qv)
-                    if bg is not None:
-                        background["visual"] = bg
             if req.like_image:
                 sources["like"] = search_space(
                     store, space, emb.embed_images([Path(req.like_image)]), k, req.device,
@@ -238,8 +234,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         # (an open_clip space) are taken as they are until refitted (bench/search_eval.py)
         fitted_visual = recorded is None or recorded["space"] == CONCEPTS_SPACE
         fused_c = calibrated_fuse(raw, weights,
-                                  uncalibrated=() if fitted_visual else ("visual", "like"),
-                                  background=background)
+                                  uncalibrated=() if fitted_visual else ("visual", "like"))
         if "filter" in rankings:  # a filter-only search: each match fully relevant
             for seg, _ in rankings["filter"]:
                 fused_c[seg]["filter"] = (1.0, 1.0)

@@ -4,7 +4,9 @@ events), plus the persons/objects/sounds filters that narrow the candidates."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,12 +115,14 @@ FILTERED_DEPTH_GROWTH = 4
 
 
 def search_space(store, space: str, queries: np.ndarray, k: int, device: str,
-                 skip_flat: bool = False, admit=None, max_k: int | None = None) -> Ranked:
+                 skip_flat: bool = False, admit=None, max_k: int | None = None,
+                 share: float = 1.0) -> Ranked:
     """The index's nearest vectors to ``queries``, as segments (best vector each).
     ``skip_flat``: ignore vectors of flat keyframes (see :data:`FLAT_CONTRAST`).
     ``admit``: the request's filters, a callable from segment ids to the set of those
     that pass; the search then goes deeper until ``k`` segments pass (or ``max_k``
-    vectors were searched, or the whole index), and returns only those."""
+    vectors were searched, or the whole index), and returns only those. ``share``:
+    the fraction of segments expected to pass, when known (the first depth)."""
     from assetdb.index import open_index
 
     try:
@@ -135,7 +139,8 @@ def search_space(store, space: str, queries: np.ndarray, k: int, device: str,
         )
     total = max(1, index.ntotal)
     limit = total if max_k is None else max(1, min(total, max_k))
-    depth = max(1, min(k, total)) if admit is None else min(limit, k * FILTERED_DEPTH_START)
+    depth = (max(1, min(k, total)) if admit is None
+             else min(limit, math.ceil(k * FILTERED_DEPTH_START / max(share, 1e-9))))
     rows: dict[int, tuple[int | None, int, float | None]] = {}
     flat: dict[int, list[tuple[float, bool]]] = {}
     with store.session() as s:
@@ -238,11 +243,22 @@ def sound_source(store, req: SearchRequest, k: int) -> Ranked:
 ALLOWED_SET_MAX = 50_000
 
 
-def filter_check(store, req: SearchRequest):
-    """The persons/objects/sounds filters as a callable from segment ids to those that
-    pass (None: no such filter). Small filters are read once as a set
-    (:func:`filter_segments`); an object filter more than ALLOWED_SET_MAX segments pass
-    is checked in SQL on the ids asked about."""
+@dataclass
+class FilterCheck:
+    """The persons/objects/sounds filters: segment ids -> those that pass."""
+
+    test: Callable[[list[int]], set[int]]
+    share: float = 1.0  # the expected fraction of segments that pass (a set's size)
+
+    def __call__(self, segs: list[int]) -> set[int]:
+        return self.test(segs)
+
+
+def filter_check(store, req: SearchRequest) -> FilterCheck | None:
+    """The persons/objects/sounds filters as a check of segment ids (None: no such
+    filter). Small filters are read once as a set (:func:`filter_segments`); an object
+    filter more than ALLOWED_SET_MAX segments pass is checked in SQL on the ids asked
+    about."""
     if not (req.persons or req.objects or req.sounds):
         return None
     from sqlalchemy import func
@@ -259,8 +275,11 @@ def filter_check(store, req: SearchRequest):
                           .where(SegmentObject.label.in_(sorted(g)))).scalar_one()
                 > ALLOWED_SET_MAX for g in groups)
     if not large:
-        allowed = filter_segments(store, req)
-        return lambda segs: {seg for seg in segs if seg in allowed}
+        allowed = filter_segments(store, req) or set()
+        with store.session() as s:  # the largest id: the segment count, without a scan
+            n = s.execute(select(func.max(Segment.id))).scalar() or 1
+        return FilterCheck(lambda segs: {seg for seg in segs if seg in allowed},
+                           share=min(1.0, len(allowed) / n))
     others = (filter_segments(store, SearchRequest(persons=req.persons, sounds=req.sounds))
               if req.persons or req.sounds else None)
     labels = sorted(set().union(*groups))
@@ -277,7 +296,7 @@ def filter_check(store, req: SearchRequest):
         return {sid for sid, have in seen.items()
                 if all(have & g for g in groups) and (others is None or sid in others)}
 
-    return check
+    return FilterCheck(check)
 
 
 def filter_segments(store, req: SearchRequest) -> set[int] | None:
