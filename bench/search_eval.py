@@ -14,6 +14,18 @@ Build the store once (the shared media plus the 49 stills listed by --stills):
     PYTHONPATH=$PWD python -m cli.main --data-dir /tmp/eval/data ingest \\
         ../shared/data/media /tmp/eval/stills --no-faces
     PYTHONPATH=$PWD python bench/search_eval.py --data-dir /tmp/eval/data [--fusion rrf,calibrated]
+
+A query none of whose answers the store holds is left out (said so). ``--compare`` lists
+the queries whose AP differs between the settings; ``calibrated-raw`` is calibrated
+fusion with the visual curve on the cosine alone (before it took the query's
+background). Curves (constants of assetdb/search/fusion.py): ``--fit`` over the typed
+queries; ``--fit-sound`` over the labelled sounds of the same store; ``--fit-like`` over
+a store of the judged ImageNet photos:
+
+    PYTHONPATH=$PWD python bench/search_eval.py --like-photos /tmp/eval/like_photos
+    PYTHONPATH=$PWD python -m cli.main --data-dir /tmp/eval/like ingest \
+        /tmp/eval/like_photos --only concepts
+    PYTHONPATH=$PWD python bench/search_eval.py --data-dir /tmp/eval/like --fit-like
 """
 
 from __future__ import annotations
