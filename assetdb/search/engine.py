@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 
 from assetdb.errors import IndexMismatch, ModelUnavailable, QueryError
 from assetdb.schema import Segment, Vector
+from assetdb.search.background import query_background
 from assetdb.search.fusion import (
     calibrated_fuse,
     competition_ranks,
@@ -139,6 +140,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
 
     deep = ({"admit": admit, "max_k": FILTERED_SCAN_MAX,
              "share": check.share if check is not None else 1.0} if filtered else {})
+    background: dict[str, tuple[float, float]] = {}
     if wants_visual and recorded is not None:
         space = recorded["space"]
         try:
@@ -148,6 +150,10 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
             if qv is not None:
                 sources["visual"] = search_space(store, space, qv, k, req.device,
                                                  skip_flat=calibrated, **deep)
+                if calibrated:  # how the query's cosines sit against the archive at large
+                    bg = query_background(store, space, qv)
+                    if bg is not None:
+                        background["visual"] = bg
             if req.like_image:
                 sources["like"] = search_space(
                     store, space, emb.embed_images([Path(req.like_image)]), k, req.device,
@@ -234,7 +240,8 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         # (an open_clip space) are taken as they are until refitted (bench/search_eval.py)
         fitted_visual = recorded is None or recorded["space"] == CONCEPTS_SPACE
         fused_c = calibrated_fuse(raw, weights,
-                                  uncalibrated=() if fitted_visual else ("visual", "like"))
+                                  uncalibrated=() if fitted_visual else ("visual", "like"),
+                                  background=background)
         if "filter" in rankings:  # a filter-only search: each match fully relevant
             for seg, _ in rankings["filter"]:
                 fused_c[seg]["filter"] = (1.0, 1.0)
