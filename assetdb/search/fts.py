@@ -130,10 +130,10 @@ def search_texts(session: Session, query: str, *, limit: int = 500) -> list[Text
     elif dialect == "postgresql":
         sql = text(
             "SELECT t.id, t.asset_id, t.segment_id, t.source, "
-            "ts_rank(to_tsvector('simple', t.text), to_tsquery('simple', :q)) AS score, "
+            "ts_rank(t.tsv, to_tsquery('simple', :q)) AS score, "
             "ts_headline('simple', t.text, to_tsquery('simple', :q), "
             "'StartSel=[, StopSel=], MaxWords=20, MinWords=5') AS snip, t.text "
-            "FROM texts t WHERE to_tsvector('simple', t.text) @@ to_tsquery('simple', :q) "
+            "FROM texts t WHERE t.tsv @@ to_tsquery('simple', :q) "
             "ORDER BY score DESC, t.id LIMIT :n"
         )
         params = {"q": pg_tsquery(q), "n": limit}
@@ -197,8 +197,7 @@ def document_frequencies(session: Session, words: list[str]) -> tuple[int, dict[
             sql = text("SELECT count(*) FROM texts_fts WHERE texts_fts MATCH :q")
             q = _fts5_str(w)
         else:
-            sql = text("SELECT count(*) FROM texts t WHERE to_tsvector('simple', t.text) "
-                       "@@ to_tsquery('simple', :q)")
+            sql = text("SELECT count(*) FROM texts t WHERE t.tsv @@ to_tsquery('simple', :q)")
             q = "'" + w.replace("'", "''").replace("\\", "\\\\") + "'"
         try:
             df[w] = int(session.execute(sql, {"q": q}).scalar() or 0)

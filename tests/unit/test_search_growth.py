@@ -265,3 +265,33 @@ def test_a_broad_object_filter_is_checked_on_the_candidates(store, monkeypatch):
     assert whole_sets == []
     assert small and [h.segment_id for h in large] == [h.segment_id for h in small]
     assert all(h.segment_id % 6 == 3 for h in large)  # odd and divisible by 3
+
+
+def test_text_search_ranks_from_the_stored_tsvector(store):
+    """Migration 0012: PostgreSQL ranked every matching row by parsing its text again
+    (to_tsvector per row and query); the tsvector is now a stored column that follows
+    inserts and updates. SQLite (FTS5) answers the same."""
+    from sqlalchemy import inspect, text, update
+
+    from assetdb.records import TextRow, replace_texts
+    from assetdb.schema import TextEntry
+    from assetdb.search.fts import search_texts
+
+    work = add_asset(store, Path("/archive/a.mov"), "video", [(0.0, 1.0)])
+    with store.session() as s:
+        replace_texts(s, work.asset_id, "sidecar", [TextRow("a red kite over the harbour")])
+    with store.session() as s:
+        assert [h.source for h in search_texts(s, "kite harbour")] == ["sidecar"]
+        s.execute(update(TextEntry).values(text="a green umbrella in the rain"))
+    with store.session() as s:
+        assert search_texts(s, "kite") == []
+        assert len(search_texts(s, "umbrella")) == 1
+    if store.dialect == "postgresql":
+        insp = inspect(store.engine)
+        assert "tsv" in {c["name"] for c in insp.get_columns("texts")}
+        assert "ix_texts_tsv" in {i["name"] for i in insp.get_indexes("texts")}
+        with store.engine.connect() as c:
+            plan = " ".join(c.execute(text(
+                "EXPLAIN SELECT id FROM texts t WHERE t.tsv @@ to_tsquery('simple', 'kite')"
+            )).scalars())
+        assert "to_tsvector" not in plan
