@@ -23,7 +23,8 @@ keyframe. Generation is seeded: the same size gives the same archive.
                           [--dir DIR] [--keep] [--reuse] [--repeat 5]
 
 ``--keep`` leaves the databases (under --dir, and PostgreSQL databases
-``assetdb_scale_<n>``); ``--reuse`` searches a kept database instead of writing it again.
+``assetdb_scale_<n>``, see --pg-prefix); ``--reuse`` searches a kept database instead
+of writing it again.
 """
 
 from __future__ import annotations
@@ -298,6 +299,9 @@ def write_archive(store, arch: Archive, total: int) -> dict:
 # ------------------------------------------------------------------ databases
 
 
+PG_PREFIX = "assetdb_scale"
+
+
 def open_db(backend: str, n: int, root: Path, reuse: bool):
     """(store, existed) on a per-size database."""
     from assetdb.config import load_settings
@@ -313,7 +317,7 @@ def open_db(backend: str, n: int, root: Path, reuse: bool):
     if backend == "sqlite":
         url = f"sqlite:///{data / 'assetdb.sqlite3'}"
     else:
-        name = f"assetdb_scale_{n}"
+        name = f"{PG_PREFIX}_{n}"
         if not existed:
             _pg_admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
         url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
@@ -472,8 +476,12 @@ def main() -> None:
                     help="timed runs per query (the best is reported: the machine is shared)")
     ap.add_argument("--write-only", action="store_true",
                     help="write (and keep) the archives, measure nothing else")
+    ap.add_argument("--pg-prefix", default="assetdb_scale",
+                    help="PostgreSQL databases are named PREFIX_<size>")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
+    global PG_PREFIX
+    PG_PREFIX = args.pg_prefix
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     backends = [b.strip().replace("postgres", "postgresql").replace("postgresqlql", "postgresql")
                 for b in args.backends.split(",") if b.strip()]
@@ -505,7 +513,7 @@ def main() -> None:
                 results.append(m)
                 store.close()
                 if not args.keep and backend == "postgresql":
-                    _pg_admin(f'DROP DATABASE IF EXISTS "assetdb_scale_{n}"')
+                    _pg_admin(f'DROP DATABASE IF EXISTS "{PG_PREFIX}_{n}"')
                 if not args.keep:
                     shutil.rmtree(store.settings.data_dir, ignore_errors=True)
     finally:

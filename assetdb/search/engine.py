@@ -169,8 +169,9 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
     elif req.like_image or req.like_shot is not None or req.add_images:
         raise QueryError("no visual index: ingest media with the concepts or clip extractor first")
     if query:
-        sources["text"] = fts_source(store, query, max(k, 2000) if filtered else k,
-                                     calibrated=calibrated)
+        # filtered: more rows (up to 2000) only while fewer than k of their segments pass
+        sources["text"] = fts_source(store, query, k, calibrated=calibrated,
+                                     **({"admit": admit, "max_rows": 2000} if filtered else {}))
         if space_has_vectors(store, TRANSCRIPT_SPACE):
             try:
                 emb = sentence_embedder(req.device)

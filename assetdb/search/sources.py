@@ -193,32 +193,50 @@ def shot_vector(store, space: str, segment_id: int) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def fts_source(store, query: str, k: int, calibrated: bool = True) -> Ranked:
-    """Segments whose texts match ``query``. ``calibrated``: scored by relevance in [0, 1]
-    (:func:`assetdb.search.fts.text_relevance`: query coverage x text source), else by
-    the engine's bm25 / ts_rank."""
-    ranked = Ranked()
-    with store.session() as s:
-        hits = search_texts(s, query, limit=k)
-        if calibrated and hits:
-            q = parse(query)
-            idf = idf_weights(s, q)
-            for h in hits:
-                h.score = text_relevance(h, q, idf)
-        asset_rows = [h for h in hits if h.segment_id is None]
-        segs_of: dict[int, list[int]] = defaultdict(list)
-        aids = sorted({h.asset_id for h in asset_rows})
-        for chunk in chunks(aids):
-            for sid, aid in s.execute(
-                select(Segment.id, Segment.asset_id).where(Segment.asset_id.in_(chunk))
-            ):
-                segs_of[aid].append(sid)
-    for h in hits:
-        snippet = f"{h.source}: {h.snippet}"
-        targets = [h.segment_id] if h.segment_id is not None else segs_of.get(h.asset_id, [])
-        for seg in targets:
-            ranked.put(seg, h.score, snippet=snippet)
-    return ranked
+def fts_source(store, query: str, k: int, calibrated: bool = True, admit=None,
+               max_rows: int | None = None) -> Ranked:
+    """Segments whose texts match ``query``, from its ``k`` best text rows. A row of
+    the whole file (file name, tags, sidecar) counts for each of its segments.
+    ``calibrated``: scored by relevance in [0, 1] (:func:`assetdb.search.fts.text_relevance`:
+    query coverage x text source), else by the engine's bm25 / ts_rank. ``admit``: the
+    request's filters (segment ids -> those that pass); more rows are read, up to
+    ``max_rows``, until ``k`` segments pass, and only those are returned."""
+    rows = k
+    limit = max(k, max_rows or k)
+    q = parse(query)
+    idf: dict[str, float] | None = None
+    while True:
+        ranked = Ranked()
+        with store.session() as s:
+            hits = search_texts(s, query, limit=rows)
+            if calibrated and hits:
+                idf = idf if idf is not None else idf_weights(s, q)
+                for h in hits:
+                    h.score = text_relevance(h, q, idf)
+            asset_rows = [h for h in hits if h.segment_id is None]
+            segs_of: dict[int, list[int]] = defaultdict(list)
+            aids = sorted({h.asset_id for h in asset_rows})
+            for chunk in chunks(aids):
+                for sid, aid in s.execute(
+                    select(Segment.id, Segment.asset_id).where(Segment.asset_id.in_(chunk))
+                ):
+                    segs_of[aid].append(sid)
+        for h in hits:
+            snippet = f"{h.source}: {h.snippet}"
+            targets = [h.segment_id] if h.segment_id is not None else segs_of.get(h.asset_id, [])
+            for seg in targets:
+                ranked.put(seg, h.score, snippet=snippet)
+        if admit is None:
+            return ranked
+        passed = admit(list(ranked.scores))
+        if len(passed) >= k or len(hits) < rows or rows >= limit:
+            break
+        rows = min(limit, rows * FILTERED_DEPTH_GROWTH)
+    out = Ranked()
+    for seg, score in ranked.scores.items():
+        if seg in passed:
+            out.put(seg, score, snippet=ranked.snippets.get(seg))
+    return out
 
 
 def space_has_vectors(store, space: str) -> bool:

@@ -295,3 +295,32 @@ def test_text_search_ranks_from_the_stored_tsvector(store):
                 "EXPLAIN SELECT id FROM texts t WHERE t.tsv @@ to_tsquery('simple', 'kite')"
             )).scalars())
         assert "to_tsvector" not in plan
+
+
+def test_filtered_text_search_reads_more_rows_only_when_needed(store, monkeypatch):
+    """With any filter the text source read 2000 rows, each file-level row standing for
+    every segment of its file (40k segments at 100k shots, all read and filtered);
+    now k rows, and more only while fewer than k of their segments pass."""
+    from assetdb.records import TextRow, replace_texts
+    from assetdb.search import SearchRequest, engine, search, sources
+
+    for a in range(30):
+        kind = "video" if a % 3 else "audio"
+        work = add_asset(store, Path(f"/archive/p{a % 2}/clip{a:03d}.mov"), kind,
+                         [(float(j), float(j + 1)) for j in range(10)])
+        with store.session() as s:
+            replace_texts(s, work.asset_id, "sidecar", [TextRow(f"harbour at dawn, take {a}")])
+    monkeypatch.setattr(engine, "CANDIDATES_MIN", 8)
+    monkeypatch.setattr(engine, "CANDIDATES_PER_HIT", 2)
+    limits: list[int] = []
+    real = sources.search_texts
+    monkeypatch.setattr(sources, "search_texts",
+                        lambda s, q, limit: limits.append(limit) or real(s, q, limit=limit))
+    got = search(store, SearchRequest(query="harbour", kind="video", limit=4, cutoff=0.0))
+    assert len(got) == 4 and all(h.kind == "video" for h in got)
+    assert limits == [8]
+    limits.clear()
+    got = search(store, SearchRequest(query="harbour", path="*/clip029.mov", all_shots=True,
+                                      limit=20, cutoff=0.0))
+    assert {h.path for h in got} == {"/archive/p1/clip029.mov"} and len(got) == 10
+    assert limits == sorted(limits) and limits[0] == 40 and limits[-1] > 30
