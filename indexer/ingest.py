@@ -161,7 +161,7 @@ def ingest(
 
     try:
         results = (runners.run_local(tasks, workers, batch_size) if ray_address is None
-                   else runners.run_ray(tasks, ray_address))
+                   else runners.run_ray(tasks, ray_address, batch_size))
         for result in results:
             _write_result(store, result, options, report, written)
             if result.complete:

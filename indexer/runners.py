@@ -19,7 +19,7 @@ from indexer import extractors as ext_registry
 from indexer.catalogue import STAGE as CATALOGUE_STAGE
 from indexer.catalogue import VERSION as CATALOGUE_VERSION
 from indexer.schedule import DEFAULT_BATCH_SIZE, SHOTS, Job, Scheduler
-from indexer.stages import run_batch, run_task
+from indexer.stages import run_batch
 from indexer.work import StageOutcome, Task, TaskResult
 
 log = logging.getLogger(__name__)
@@ -174,24 +174,12 @@ def _after_crash(
         retry.extend(sched.retry(job))
 
 
-def run_ray(tasks: list[Task], address: str) -> Iterator[TaskResult]:
-    """The same stage functions as Ray tasks ("auto" joins a running cluster, "local"
-    starts one here). The writer stays in this process; the data dir must be shared."""
-    from assetdb.errors import AssetdbError
+def run_ray(tasks: list[Task], address: str,
+            batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[TaskResult]:
+    """The same stage functions as a Ray Data pipeline (``indexer.raydata``: catalogue
+    tasks, then an actor pool per model over batches across assets). "local" starts Ray
+    here, "auto" or an address joins a cluster. One result per asset (its catalogue and
+    stages together); the writer stays in this process; the data dir must be shared."""
+    from indexer import raydata
 
-    try:
-        import ray
-    except ImportError as exc:
-        raise AssetdbError("Ray is not installed: pip install 'assetdb[ray]'") from exc
-    if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, ignore_reinit_error=True,
-                 log_to_driver=False, include_dashboard=False)
-    remote = ray.remote(max_retries=1)(run_task)
-    refs = {remote.remote(t): t for t in tasks}
-    while refs:
-        done, _ = ray.wait(list(refs), num_returns=1)
-        t = refs.pop(done[0])
-        try:
-            yield ray.get(done[0])
-        except ray.exceptions.RayError:
-            yield crashed(t)
+    yield from raydata.run(tasks, address, batch_size)
