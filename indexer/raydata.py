@@ -369,8 +369,9 @@ def run(tasks: list[Task], address: str, batch_size: int = DEFAULT_BATCH_SIZE
             todo = [t for t in todo if t.asset_id not in seen]
             if not todo:
                 return
-            log.warning("%d asset(s) lost with a Ray worker; running them again one by one",
-                        len(todo))
+            log.warning("%d asset(s) lost with a Ray worker; %s", len(todo),
+                        "running them again one by one" if attempt == 0 else
+                        "recorded as crashed")
         for t in todo:
             yield crashed(t)
     finally:
