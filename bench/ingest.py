@@ -107,10 +107,14 @@ def run_ingest(label: str, paths: list[Path], names: list[str] | None, args, ray
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(load_settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/a.sqlite3"))
+        import inspect
+
+        extra = ({"batch_size": args.batch_size}
+                 if "batch_size" in inspect.signature(ingest).parameters else {})  # older code
         with PeakRss() as rss:
             t0 = time.perf_counter()
             report = ingest(store, paths, workers=args.workers, extractors=names,
-                            batch_size=args.batch_size, ray_address="local" if ray else None)
+                            ray_address="local" if ray else None, **extra)
             wall = time.perf_counter() - t0
         store.close()
     if ray:
@@ -177,7 +181,11 @@ def bench_video(args, default_names) -> None:
 
 def main() -> None:
     from indexer import extractors as reg
-    from indexer.schedule import DEFAULT_BATCH_SIZE
+
+    try:
+        from indexer.schedule import DEFAULT_BATCH_SIZE
+    except ImportError:  # older code: no batches
+        DEFAULT_BATCH_SIZE = 1
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--stills", type=int, default=1000)
