@@ -369,7 +369,7 @@ class Measured:
     db_bytes: int = 0
     index_bytes: int = 0
     index_kind: str = ""
-    first_search_s: float = 0.0  # builds the index
+    first_search_s: float = 0.0  # builds the index (the query model is loaded before)
     faiss_ms: float = 0.0
     embed_ms: float = 0.0  # the query through the text tower, in every search
     search_ms: dict[str, float] = field(default_factory=dict)
@@ -383,6 +383,8 @@ def measure_search(store, m: Measured, repeat: int) -> None:
     from assetdb.spaces import text_embedder
 
     counter = StatementCounter(store.engine)
+    with store.session() as s:
+        text_embedder(s).embed_text(["load the model first"])  # not part of the build
     t0 = time.perf_counter()
     search(store, SearchRequest(query=QUERY))
     m.first_search_s = time.perf_counter() - t0
@@ -446,7 +448,7 @@ def report(results: list[Measured]) -> None:
         rows.append(("faiss bytes/shot", [_cell(r.index_bytes / r.n, b.index_bytes / b.n, ".0f")
                                           for r in rs]))
         rows.append(("index kind", [f"{r.index_kind} ({r.write['vectors']} vec)" for r in rs]))
-        rows.append(("1st search s (build)", [_cell(r.first_search_s, b.first_search_s, ".1f")
+        rows.append(("1st search s (index build)", [_cell(r.first_search_s, b.first_search_s, ".1f")
                                               for r in rs]))
         rows.append(("embed query ms", [_cell(r.embed_ms, b.embed_ms, ".1f") for r in rs]))
         rows.append(("faiss alone ms (k=500)", [_cell(r.faiss_ms, b.faiss_ms, ".2f") for r in rs]))
