@@ -9,7 +9,7 @@ it stands above the query's own background, ``z = (cosine - mean) / std``. The s
 is spread evenly over the space's rows (every n-th id), at most
 :data:`BACKGROUND_SAMPLE` vectors, so the statistic does not depend on the archive's
 size; it is read once per process and space and re-read when the space's row count or
-last id changes.
+id sum changes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 
 from assetdb.records import bytes_to_vector
 from assetdb.schema import Vector
@@ -31,10 +31,11 @@ _cache: dict[tuple[str, str], tuple[tuple[int, int], np.ndarray]] = {}
 def background_vectors(store, space: str) -> np.ndarray:
     """Up to BACKGROUND_SAMPLE unit vectors of ``space``, spread over its rows (n x d)."""
     with store.session() as s:
-        n, last = s.execute(
-            select(func.count(Vector.id), func.max(Vector.id)).where(Vector.space == space)
-        ).one()
-        n, last = int(n or 0), int(last or 0)
+        # the space's row count and id sum, kept by triggers (migration 0011): one row
+        # read, where an aggregate over the space grew with the archive
+        row = s.execute(text("SELECT count, id_sum FROM vector_stats WHERE space = :s"),
+                        {"s": space}).first()
+        n, last = (int(row[0] or 0), int(row[1] or 0)) if row is not None else (0, 0)
         key = (str(store.settings.database_url), space)
         with _lock:
             hit = _cache.get(key)
