@@ -18,11 +18,15 @@ Each source ranks segments (shots, stills, audio windows) on its own:
                 scores peak class score x name cosine, so "thunder during a storm"
                 finds Thunder.
 
-Scores of different sources (and of one source across queries) are not comparable,
-so they are fused by reciprocal rank: ``sum_s w_s / (RRF_K + rank_s)``, ranks taken
-after filtering. There is no absolute similarity cutoff; ``cutoff`` keeps hits whose
-fused score is at least that fraction of the best one. Filters (kind, path glob,
-creation time, segment duration, persons, objects, sounds) narrow the candidates; all of them
+Each source's raw score becomes a relevance in [0, 1] (``assetdb.search.fusion``: a
+logistic curve fitted on judged pairs for the visual, like, transcript, sound and
+sound-event sources; query coverage times source trust for full text), and a shot's
+sources combine as independent witnesses, ``1 - prod(1 - r)``, so scores are comparable
+across queries and ``cutoff`` is absolute (hits under it are "weak", shown only when
+asked for). Reciprocal-rank fusion stays as ``fusion="rrf"`` for comparison. By default
+the best shot of each file is returned with its number of other matching shots.
+Filters (kind, path glob, creation time, segment duration, persons, objects, sounds)
+narrow the candidates; all of them
 must hold (several persons or objects: shots with every one of them).
 """
 
