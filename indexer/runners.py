@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+from assetdb.models.base import THREADS_ENV
 from indexer import extractors as ext_registry
 from indexer.catalogue import STAGE as CATALOGUE_STAGE
 from indexer.catalogue import VERSION as CATALOGUE_VERSION
@@ -73,9 +74,11 @@ def run_here(tasks: list[Task], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterato
         sched.finished(job, results)
 
 
-def _init_worker(log_level: int) -> None:
+def _init_worker(log_level: int, threads: int) -> None:
     import signal
 
+    # the worker's models get their share of the cores (assetdb.models.base.thread_budget)
+    os.environ.setdefault(THREADS_ENV, str(threads))
     # Ctrl-C is handled by the main process, which stops the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level)
@@ -112,7 +115,8 @@ def run_local(
     crashes: dict[tuple[int, str, float], int] = {}
     while not sched.done or retry:
         pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(logging.getLogger().getEffectiveLevel(),))
+                                   initargs=(logging.getLogger().getEffectiveLevel(),
+                                             max(1, (os.cpu_count() or 1) // n)))
         pending: dict[Future, Job] = {}
         broken = False
         try:

@@ -132,6 +132,22 @@ def is_cuda(device: str) -> bool:
     return device.startswith("cuda")
 
 
+# -- threads -----------------------------------------------------------------
+
+THREADS_ENV = "ASSETDB_THREADS"
+
+
+def thread_budget() -> int:
+    """Threads one model call may use in this process: ``$ASSETDB_THREADS`` (a worker
+    pool sets it to cores / workers, so N workers never run N x cores threads that
+    spin against each other), else every core."""
+    try:
+        n = int(os.environ.get(THREADS_ENV, "0"))
+    except ValueError:
+        n = 0
+    return n if n > 0 else (os.cpu_count() or 1)
+
+
 # -- one instance per process ------------------------------------------------
 
 _INSTANCES: dict[tuple[Any, ...], Model] = {}

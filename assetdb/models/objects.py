@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from assetdb.errors import ModelUnavailable
-from assetdb.models.base import Model, package_file
+from assetdb.models.base import Model, package_file, thread_budget
 from assetdb.objects import COCO90
 
 # Measured by bench/detect_threshold.py: on 40 frames of five clips checked by eye,
@@ -68,6 +68,7 @@ class SsdMobilenetV2Coco(Model):
         import cv2
 
         pb, pbtxt = ssd_model_files()
+        cv2.setNumThreads(thread_budget())
         self._cv2 = cv2
         self.net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt))
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from assetdb.errors import ModelUnavailable
-from assetdb.models.base import Model
+from assetdb.models.base import Model, thread_budget
 
 MODEL_ID = "rapidocr-ppocrv4"
 
@@ -42,7 +42,8 @@ class TextReader(Model):
         # the SMPTE card's timecode at frames 208 and 232 was read upside down
         # ("60:80:00:00", "80:60:00:00"; without: "00:00:08;09", "00:00:09;08").
         # Precision on bench/ocr_threshold.py is the same either way.
-        self.engine = RapidOCR(text_score=self.text_score, use_cls=self.use_cls, **self.options)
+        opts = {"intra_op_num_threads": thread_budget(), **self.options}
+        self.engine = RapidOCR(text_score=self.text_score, use_cls=self.use_cls, **opts)
         # The gate's detector: the same network (one session), but on an image that is
         # never scaled up (RapidOCR's reader scales the short side UP to 736 px first).
         self.gate_det = copy.copy(self.engine.text_det)

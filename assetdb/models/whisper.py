@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from assetdb.errors import ModelUnavailable
-from assetdb.models.base import Model, package_file
+from assetdb.models.base import Model, package_file, thread_budget
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Whisper(Model):
         try:
             self.model = WhisperModel(
                 path, device=self.device, compute_type=self.compute_type,
-                cpu_threads=self.cpu_threads, local_files_only=True,
+                cpu_threads=self.cpu_threads or thread_budget(), local_files_only=True,
             )  # fmt: skip
         except Exception as exc:
             if self.device == "cpu":
@@ -64,6 +64,6 @@ class Whisper(Model):
             self.device, self.compute_type = "cpu", "int8"
             self.model_id = f"{self.name}:{self.compute_type}"
             self.model = WhisperModel(
-                path, device="cpu", compute_type="int8", cpu_threads=self.cpu_threads,
+                path, device="cpu", compute_type="int8", cpu_threads=self.cpu_threads or thread_budget(),
                 local_files_only=True,
             )  # fmt: skip

@@ -154,3 +154,16 @@ def test_one_sentence_encoder_per_process():
     ex = TranscriptExtractor()
     ex.load()
     assert ex._embedder is enc
+
+
+def test_thread_budget_from_the_worker_pool(monkeypatch) -> None:
+    import os
+
+    from assetdb.models.base import THREADS_ENV, thread_budget
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert thread_budget() == (os.cpu_count() or 1)
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert thread_budget() == 1
+    monkeypatch.setenv(THREADS_ENV, "junk")
+    assert thread_budget() == (os.cpu_count() or 1)
