@@ -51,10 +51,11 @@ def decode_all(path: str) -> float:
 class PeakRss:
     """Peak resident memory of this process's worker processes (and Ray's), sampled."""
 
-    def __init__(self) -> None:
+    def __init__(self, ray: bool = False) -> None:
         import psutil
 
         self._me = psutil.Process()
+        self._ray = ray
         self.peaks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -63,7 +64,7 @@ class PeakRss:
         import psutil
 
         kids = self._me.children(recursive=True)
-        for p in psutil.process_iter(["cmdline"]):
+        for p in psutil.process_iter(["cmdline"]) if self._ray else ():
             cmd = " ".join(p.info.get("cmdline") or [])
             if cmd.startswith("ray::") and p not in kids:
                 kids.append(p)
@@ -111,7 +112,7 @@ def run_ingest(label: str, paths: list[Path], names: list[str] | None, args, ray
 
         extra = ({"batch_size": args.batch_size}
                  if "batch_size" in inspect.signature(ingest).parameters else {})  # older code
-        with PeakRss() as rss:
+        with PeakRss(ray) as rss:
             t0 = time.perf_counter()
             report = ingest(store, paths, workers=args.workers, extractors=names,
                             ray_address="local" if ray else None, **extra)
