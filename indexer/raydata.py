@@ -22,7 +22,8 @@ stages together) to the single writer (``indexer.ingest``). A row whose catalogu
 failed passes through the extractor stages untouched; an exception in a stage becomes
 that (asset, stage)'s failed outcome. A block lost with its process (a decoder crash,
 the OOM killer) is dropped by Ray Data (``max_errored_blocks``); its assets run again
-one to a block, and an asset lost twice is recorded as crashed.
+one to a block, and an asset lost every time is recorded as crashed (its catalogue
+failed: which stage killed the worker is not known).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ log = logging.getLogger(__name__)
 GPU_SHARE: dict[str, float] = {"concepts": 0.25, "objects": 0.25, "faces": 0.25,
                                "clip": 0.5, "transcript": 0.5}
 CATALOGUE_BATCH_ROWS = 2  # assets per catalogue task: small, a long video is one task
+# A block lost with its worker is dropped (Ray Data's max_errored_blocks) and its assets
+# run again, one a block: an asset lost in every attempt is recorded as crashed. Actor
+# tasks are not retried by Ray (max_task_retries=0: with retries, Ray Data 2.60 stalled
+# after an actor's death in 3 of 6 runs here); a block sent to an actor while it restarts
+# is lost too, hence two attempts one a block.
+ATTEMPTS = 3
 MAX_INPUT_BLOCKS = 4096  # one asset a block up to this many, then several
 LOCAL_OBJECT_STORE_BYTES = 1 << 30  # rows are pickled work items, not frames
 WORKER_ENV = {  # what indexer.runners._init_worker sets for a local pool worker
@@ -330,7 +337,7 @@ def build(tasks: Sequence[Task], batch_size: int, cpus: float, gpus: float,
                                                        "batch_size": batch_size},
                 batch_size=1 if one_per_block else max(1, batch_size), batch_format="numpy",
                 compute=rd.ActorPoolStrategy(min_size=p.pool[0], max_size=p.pool[1]),
-                num_cpus=p.num_cpus, num_gpus=p.num_gpus or None, max_task_retries=1,
+                num_cpus=p.num_cpus, num_gpus=p.num_gpus or None, max_task_retries=0,
             )  # fmt: skip
     return ds
 
@@ -361,7 +368,7 @@ def run(tasks: list[Task], address: str, batch_size: int = DEFAULT_BATCH_SIZE
         res = ray.cluster_resources()
         cpus, gpus = float(res.get("CPU", 1.0)), float(res.get("GPU", 0.0))
         todo = list(tasks)
-        for attempt in range(2):
+        for attempt in range(ATTEMPTS):
             seen: set[int] = set()
             for result in _results(build(todo, batch_size, cpus, gpus, one_per_block=attempt > 0)):
                 seen.add(result.asset_id)
@@ -370,7 +377,7 @@ def run(tasks: list[Task], address: str, batch_size: int = DEFAULT_BATCH_SIZE
             if not todo:
                 return
             log.warning("%d asset(s) lost with a Ray worker; %s", len(todo),
-                        "running them again one by one" if attempt == 0 else
+                        "running them again one by one" if attempt < ATTEMPTS - 1 else
                         "recorded as crashed")
         for t in todo:
             yield crashed(t)
