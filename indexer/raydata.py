@@ -63,6 +63,9 @@ WORKER_ENV = {  # what indexer.runners._init_worker sets for a local pool worker
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "TF_CPP_MIN_LOG_LEVEL": "2",
+    # an actor holds a fraction of a CPU: its models run one thread each (the local
+    # pool's cores / workers budget, assetdb.models.base.thread_budget)
+    "ASSETDB_THREADS": "1",
 }
 
 
