@@ -94,7 +94,7 @@ class PeakRss:
         # worker processes hold models (> 150 MiB); the resource tracker and others don't
         big = sorted((v for v in self.peaks.values() if v > 150 << 20), reverse=True)
         if not big:
-            return "no worker process (ran in this process)"
+            return "no worker process over 150 MiB (or it ran in this process)"
         return (f"{len(big)} workers, peak RSS max {big[0] / 2**20:.0f} MiB, "
                 f"median {big[len(big) // 2] / 2**20:.0f} MiB")
 
