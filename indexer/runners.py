@@ -110,7 +110,7 @@ def run_local(
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")  # never fork a process that may hold model threads
-    sched = Scheduler(tasks, batch_size=batch_size)
+    sched = Scheduler(tasks, batch_size=batch_size, workers=n)
     retry: list[Job] = []
     crashes: dict[tuple[int, str, float], int] = {}
     while not sched.done or retry:

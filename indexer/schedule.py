@@ -19,6 +19,7 @@ from indexer.work import AssetWork, ShotStretch, Task, TaskResult
 DEFAULT_BATCH_SIZE = 64  # keyframes or segments per model job
 CATALOGUE_BATCH_FILES = 8  # small files catalogued in one job
 CATALOGUE_BATCH_BYTES = 8 << 20  # ... while their sizes add up to at most this
+JOBS_PER_WORKER = 4
 # A video of at least two stretches has its shot analysis pass (the one that decodes
 # every frame) split into stretches of STRETCH_S analysed at once on different workers,
 # then joined at exact frame boundaries for its catalogue. Only files of at least
@@ -82,6 +83,9 @@ class Scheduler:
 
     tasks: list[Task]
     batch_size: int = DEFAULT_BATCH_SIZE
+    # the workers the jobs go to: a job never takes so much of the work that the others
+    # would sit idle (each worker gets at least JOBS_PER_WORKER jobs of a stage)
+    workers: int = 1
     _catalogue: deque[Task] = field(default_factory=deque)
     _queues: dict[str, list[Task]] = field(default_factory=dict)
     _order: list[str] = field(default_factory=list)
@@ -91,9 +95,16 @@ class Scheduler:
     _chunks: dict[int, list] = field(default_factory=dict)
     _starts: dict[int, list[float]] = field(default_factory=dict)
     _in_flight: int = 0
+    _caps: dict[str, int] = field(default_factory=dict)  # most tasks in one job, per stage
 
     def __post_init__(self) -> None:
         self.batch_size = max(1, int(self.batch_size))
+        share = max(1, int(self.workers)) * JOBS_PER_WORKER
+        counts: dict[str, int] = {"catalogue": sum(t.catalogue for t in self.tasks)}
+        for t in self.tasks:
+            for n in t.extractors:
+                counts[n] = counts.get(n, 0) + 1
+        self._caps = {n: max(1, -(-c // share)) for n, c in counts.items()}
         for t in self.tasks:
             self._order += [n for n in t.extractors if n not in self._order]
             self._parts[t.asset_id] = int(t.catalogue) + len(t.extractors)
@@ -121,7 +132,9 @@ class Scheduler:
 
     def _take(self, name: str) -> Job:
         q, batch, total = self._queues[name], [], 0
-        while q and (not batch or total + cost(q[0].work) <= self.batch_size):
+        cap = self._caps.get(name, 1)
+        while q and (not batch or (total + cost(q[0].work) <= self.batch_size
+                                   and len(batch) < cap)):
             t = q.pop(0)
             batch.append(t)
             total += cost(t.work)
@@ -132,7 +145,8 @@ class Scheduler:
         if first.shot_stretch is not None:
             return Job([first], SHOTS)
         batch, total = [first], _file_size(first)
-        while (total is not None and self._catalogue and len(batch) < CATALOGUE_BATCH_FILES
+        cap = min(CATALOGUE_BATCH_FILES, self._caps.get("catalogue", 1))
+        while (total is not None and self._catalogue and len(batch) < cap
                and self._catalogue[0].shot_stretch is None):
             size = _file_size(self._catalogue[0])
             if size is None or total + size > CATALOGUE_BATCH_BYTES:

@@ -46,15 +46,15 @@ def _drain(sched: Scheduler, tmp: Path, keyframes: int = 1) -> list:
 
 
 def test_catalogue_first_then_model_stages_batched_across_assets(tmp_path: Path) -> None:
-    tasks = [_task(i, tmp_path, catalogue=True) for i in range(20)]
+    tasks = [_task(i, tmp_path, catalogue=True) for i in range(36)]
     jobs = _drain(Scheduler(tasks, batch_size=8), tmp_path)
     cat_jobs = [j for j in jobs if j.stage == "catalogue"]
-    assert [len(j.tasks) for j in cat_jobs] == [CATALOGUE_BATCH_FILES, CATALOGUE_BATCH_FILES, 4]
+    assert [len(j.tasks) for j in cat_jobs] == [CATALOGUE_BATCH_FILES] * 4 + [4]
     assert all(not t.extractors for j in cat_jobs for t in j.tasks)  # catalogue only
     model_jobs = [j for j in jobs if j.stage != "catalogue"]
     for name in ("concepts", "ocr"):
         sizes = [len(j.tasks) for j in model_jobs if j.stage == name]
-        assert sum(sizes) == 20 and max(sizes) == 8  # batches of 8 one-keyframe stills
+        assert sum(sizes) == 36 and max(sizes) == 8  # batches of 8 one-keyframe stills
     assert all(t.work is not None and t.extractors == [j.stage] and not t.catalogue
                for j in model_jobs for t in j.tasks)
 
@@ -72,12 +72,19 @@ def test_every_asset_gets_every_extractor_once(tmp_path: Path) -> None:
 
 def test_large_files_and_sequences_are_catalogued_alone(tmp_path: Path) -> None:
     big = _task(1, tmp_path, catalogue=True, size=9 << 20)
-    small = [_task(i, tmp_path, catalogue=True) for i in (2, 3)]
-    seq = Task(4, tmp_path / "plate.%04d.dpx", "h", tmp_path, True, None, ["concepts"], {})
-    sched = Scheduler([big, *small, seq])
+    small = [_task(i, tmp_path, catalogue=True) for i in range(2, 10)]
+    seq = Task(10, tmp_path / "plate.%04d.dpx", "h", tmp_path, True, None, ["concepts"], {})
+    sched = Scheduler([big, *small, seq])  # 10 catalogues: at most 3 a job
     assert sched.next_job().asset_ids == [1]
-    assert sched.next_job().asset_ids == [2, 3]
-    assert sched.next_job().asset_ids == [4]
+    assert [sched.next_job().asset_ids for _ in range(3)] == [[2, 3, 4], [5, 6, 7], [8, 9]]
+    assert sched.next_job().asset_ids == [10]
+
+
+def test_a_few_files_are_spread_over_the_workers(tmp_path: Path) -> None:
+    """8 small clips and 2 workers: one a job, not one job for one worker."""
+    tasks = [_task(i, tmp_path, catalogue=True, extractors=("ocr",)) for i in range(8)]
+    jobs = _drain(Scheduler(tasks, batch_size=64, workers=2), tmp_path)
+    assert all(len(j.tasks) == 1 for j in jobs)
 
 
 def test_a_long_videos_extractors_are_separate_jobs(tmp_path: Path) -> None:
@@ -101,8 +108,8 @@ def test_failed_catalogue_queues_nothing(tmp_path: Path) -> None:
 
 
 def test_retry_splits_a_batch(tmp_path: Path) -> None:
-    sched = Scheduler([_task(i, tmp_path, catalogue=True) for i in range(3)])
+    sched = Scheduler([_task(i, tmp_path, catalogue=True) for i in range(12)])
     job = sched.next_job()
     again = sched.retry(job)
     assert [j.asset_ids for j in again] == [[0], [1], [2]]
-    assert sched.done  # nothing handed out by the scheduler itself is in flight
+    assert not sched._in_flight  # nothing handed out by the scheduler itself is in flight
