@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT_PER_WORKER = 2
 CRASHED = "the worker process crashed on this file"
 # What one worker process may use with every default model loaded (about 530 MiB at
-# rest, more while it decodes and transcribes: bench/ingest.py prints each worker's
-# peak). The default worker count never asks for more than the memory available.
-WORKER_MEMORY_MIB = 1024
+# rest; bench/ingest.py measured peaks of 0.93-1.36 GiB over the sample stills and
+# videos). The default worker count never asks for more than the memory available.
+WORKER_MEMORY_MIB = 1536
 
 
 def _available_mib() -> int | None:
