@@ -41,7 +41,7 @@ from indexer import catalogue as cat
 from indexer import extractors as ext_registry
 from indexer.schedule import DEFAULT_BATCH_SIZE, cost
 from indexer.stages import run_catalogue, run_extractor
-from indexer.work import AssetWork, StageOutcome, Task, TaskResult, one_line
+from indexer.work import AssetWork, StageOutcome, Task, TaskResult, extractor_order, one_line
 
 log = logging.getLogger(__name__)
 
@@ -300,20 +300,13 @@ def device_options(names: list[str], options: dict[str, dict[str, Any]],
     return out
 
 
-def _order(tasks: Sequence[Task]) -> list[str]:
-    names: list[str] = []  # as indexer.stages.run_batch: in the order the tasks list them
-    for t in tasks:
-        names += [n for n in t.extractors if n not in names]
-    return names
-
-
 def build(tasks: Sequence[Task], batch_size: int, cpus: float, gpus: float,
           one_per_block: bool = False):
     """The lazy Ray Data dataset for ``tasks`` (nothing runs until it is iterated).
     ``one_per_block``: every asset on its own (the re-run of assets a crash lost)."""
     import ray.data as rd
 
-    names = _order(tasks)
+    names = extractor_order(tasks)
     options = device_options(names, tasks[0].options if tasks else {}, gpus)
     new = [t for t in tasks if t.catalogue]
     stored = [t for t in tasks if not t.catalogue]

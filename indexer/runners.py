@@ -168,7 +168,6 @@ def _after_crash(
     key = (t.asset_id, job.stage, t.shot_stretch.start_s if t.shot_stretch else 0.0)
     crashes[key] = crashes.get(key, 0) + 1
     if crashes[key] >= 2 and job.stage == SHOTS:
-        sched.retry(job)
         sched.lost(job)
     elif crashes[key] >= 2:
         result = sched.mark(crashed(t))

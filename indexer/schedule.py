@@ -14,7 +14,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from indexer.work import AssetWork, ShotStretch, Task, TaskResult
+from indexer.work import AssetWork, ShotStretch, Task, TaskResult, extractor_order
 
 DEFAULT_BATCH_SIZE = 64  # keyframes or segments per model job
 CATALOGUE_BATCH_FILES = 8  # small files catalogued in one job
@@ -87,7 +87,8 @@ class Scheduler:
     # would sit idle (each worker gets at least JOBS_PER_WORKER jobs of a stage)
     workers: int = 1
     _catalogue: deque[Task] = field(default_factory=deque)
-    _queues: dict[str, list[Task]] = field(default_factory=dict)
+    _queues: dict[str, deque[Task]] = field(default_factory=dict)
+    _queued: dict[str, int] = field(default_factory=dict)  # cost waiting in each queue
     _order: list[str] = field(default_factory=list)
     _followups: dict[int, list[str]] = field(default_factory=dict)
     _parts: dict[int, int] = field(default_factory=dict)  # results still to come per asset
@@ -105,8 +106,8 @@ class Scheduler:
             for n in t.extractors:
                 counts[n] = counts.get(n, 0) + 1
         self._caps = {n: max(1, -(-c // share)) for n, c in counts.items()}
+        self._order = extractor_order(self.tasks)
         for t in self.tasks:
-            self._order += [n for n in t.extractors if n not in self._order]
             self._parts[t.asset_id] = int(t.catalogue) + len(t.extractors)
             if t.catalogue:
                 self._followups[t.asset_id] = list(t.extractors)
@@ -124,7 +125,9 @@ class Scheduler:
 
     def _enqueue(self, task: Task, names: list[str]) -> None:
         for n in names:
-            self._queues.setdefault(n, []).append(replace(task, catalogue=False, extractors=[n]))
+            self._queues.setdefault(n, deque()).append(
+                replace(task, catalogue=False, extractors=[n]))
+            self._queued[n] = self._queued.get(n, 0) + cost(task.work)
 
     @property
     def done(self) -> bool:
@@ -135,9 +138,10 @@ class Scheduler:
         cap = self._caps.get(name, 1)
         while q and (not batch or (total + cost(q[0].work) <= self.batch_size
                                    and len(batch) < cap)):
-            t = q.pop(0)
+            t = q.popleft()
             batch.append(t)
             total += cost(t.work)
+        self._queued[name] -= total
         return Job(batch, name)
 
     def _take_catalogue(self) -> Job:
@@ -158,8 +162,7 @@ class Scheduler:
     def next_job(self) -> Job | None:
         """A full model batch first, then catalogue work, then the largest partial batch
         (a worker is free and nothing better is ready)."""
-        full = [n for n in self._order
-                if sum(cost(t.work) for t in self._queues.get(n, ())) >= self.batch_size]
+        full = [n for n in self._order if self._queued.get(n, 0) >= self.batch_size]
         if full:
             job = self._take(full[0])
         elif self._catalogue:
@@ -168,8 +171,7 @@ class Scheduler:
             waiting = [n for n in self._order if self._queues.get(n)]
             if not waiting:
                 return None
-            job = self._take(max(waiting, key=lambda n: sum(cost(t.work)
-                                                              for t in self._queues[n])))
+            job = self._take(max(waiting, key=lambda n: self._queued[n]))
         self._in_flight += 1
         return job
 
@@ -221,7 +223,6 @@ class Scheduler:
 
     def lost(self, job: Job) -> None:
         """A stretch job lost twice: its video's catalogue makes its own pass."""
-        self._in_flight += 1  # _stretch_done's finished() takes it back
         (t,) = job.tasks
         self.finished(job, [TaskResult(t.asset_id, None, [], None)])
 

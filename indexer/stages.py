@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from indexer import catalogue as cat
 from indexer import extractors as ext_registry
-from indexer.work import AssetWork, StageOutcome, Task, TaskResult, one_line
+from indexer.work import AssetWork, StageOutcome, Task, TaskResult, extractor_order, one_line
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +108,8 @@ def run_batch(tasks: Sequence[Task]) -> list[TaskResult]:
         elif t.catalogue:
             outcome, work = run_catalogue(t)
         results.append(TaskResult(t.asset_id, outcome, [], work))
-    order: list[str] = []
-    for t in tasks:
-        order += [n for n in t.extractors if n not in order]
     options = tasks[0].options if tasks else {}
-    for name in order:
+    for name in extractor_order(tasks):
         ext = ext_registry.get_extractor(name, **options.get(name, {}))
         todo = [r for t, r in zip(tasks, results, strict=True)
                 if name in t.extractors and r.work is not None and ext.applies_to(r.work)]

@@ -121,6 +121,14 @@ class TaskResult:
     complete: bool = True
 
 
+def extractor_order(tasks: Any) -> list[str]:
+    """The extractors of ``tasks`` in the order the tasks list them, each once."""
+    names: list[str] = []
+    for t in tasks:
+        names += [n for n in t.extractors if n not in names]
+    return names
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as the one-line error recorded on a stage row."""
     from assetdb.errors import AssetdbError
