@@ -1,5 +1,9 @@
 """Helpers extractors use in ``write``: replace one source's text rows or one
-space's vectors for an asset, and map segment indexes to SQL ids."""
+space's vectors for an asset, and map segment indexes to SQL ids.
+
+Rows go in as one multi-row Core INSERT per call (not one ORM object each): the
+writer serves every worker of an ingest, and building ORM objects was most of its
+time (bench/scale.py). The ORM DELETE before it flushes what the session holds."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from assetdb.schema import Segment, TextEntry, Vector
@@ -28,6 +32,10 @@ class VectorRow:
     t_s: float | None = None
 
 
+def _opt_float(x) -> float | None:
+    return None if x is None else float(x)
+
+
 def segment_ids(session: Session, asset_id: int) -> dict[int, int]:
     rows = session.execute(
         select(Segment.index, Segment.id).where(Segment.asset_id == asset_id)
@@ -35,27 +43,84 @@ def segment_ids(session: Session, asset_id: int) -> dict[int, int]:
     return {i: sid for i, sid in rows}
 
 
-def replace_texts(session: Session, asset_id: int, source: str, rows: Iterable[TextRow]) -> int:
+IN_CHUNK = 500  # asset ids per IN (...) list
+
+
+def replace_texts_many(
+    session: Session,
+    sources: list[str],
+    items: Iterable[tuple[int, str, list[TextRow], dict[int, int]]],
+) -> int:
+    """``replace_texts`` for many assets at once: every (asset, source) of ``sources``
+    loses its rows, then each item's (asset_id, source, rows, segment ids) go in, in
+    one DELETE per chunk of assets and one INSERT."""
+    items = list(items)
+    aids = sorted({it[0] for it in items})
+    for i in range(0, len(aids), IN_CHUNK):
+        session.execute(delete(TextEntry).where(TextEntry.asset_id.in_(aids[i:i + IN_CHUNK]),
+                                                TextEntry.source.in_(sources)))
+    values = [
+        {"asset_id": aid, "source": source, "start_s": _opt_float(r.start_s),
+         "end_s": _opt_float(r.end_s),
+         "segment_id": None if r.segment_index is None else ids.get(r.segment_index),
+         "text": r.text.strip()}
+        for aid, source, rows, ids in items for r in rows if r.text and r.text.strip()
+    ]  # fmt: skip
+    if values:
+        session.execute(insert(TextEntry.__table__), values)
+    return len(values)
+
+
+def replace_vectors_many(
+    session: Session,
+    space: str,
+    items: Iterable[tuple[int, list[VectorRow], dict[int, int]]],
+) -> int:
+    """``replace_vectors`` for many assets at once: (asset_id, rows, segment ids) each."""
+    items = list(items)
+    aids = sorted({it[0] for it in items})
+    for i in range(0, len(aids), IN_CHUNK):
+        session.execute(delete(Vector).where(Vector.asset_id.in_(aids[i:i + IN_CHUNK]),
+                                             Vector.space == space))
+    values = [_vector_values(space, aid, r, ids) for aid, rows, ids in items for r in rows]
+    if values:
+        session.execute(insert(Vector.__table__), values)
+    return len(values)
+
+
+def _vector_values(space: str, asset_id: int, r: VectorRow, ids: dict[int, int] | None) -> dict:
+    v = np.asarray(r.vector, dtype=np.float32).ravel()
+    return {"space": space, "asset_id": asset_id, "t_s": _opt_float(r.t_s),
+            "dim": int(v.shape[0]),
+            "segment_id": None if r.segment_index is None else (ids or {}).get(r.segment_index),
+            "data": vector_to_bytes(v)}  # fmt: skip
+
+
+def replace_texts(
+    session: Session,
+    asset_id: int,
+    source: str,
+    rows: Iterable[TextRow],
+    ids: dict[int, int] | None = None,
+) -> int:
+    """Replace the asset's ``source`` texts with ``rows`` (blank ones skipped).
+    ``ids``: the asset's segment index -> id map, when the caller has it."""
     session.execute(
         delete(TextEntry).where(TextEntry.asset_id == asset_id, TextEntry.source == source)
     )
-    ids = segment_ids(session, asset_id)
-    n = 0
-    for r in rows:
-        if not r.text or not r.text.strip():
-            continue
-        session.add(
-            TextEntry(
-                asset_id=asset_id,
-                segment_id=ids.get(r.segment_index) if r.segment_index is not None else None,
-                source=source,
-                start_s=r.start_s,
-                end_s=r.end_s,
-                text=r.text.strip(),
-            )
-        )
-        n += 1
-    return n
+    rows = [r for r in rows if r.text and r.text.strip()]
+    if not rows:
+        return 0
+    if ids is None and any(r.segment_index is not None for r in rows):
+        ids = segment_ids(session, asset_id)
+    session.execute(insert(TextEntry.__table__), [
+        {"asset_id": asset_id, "source": source, "start_s": _opt_float(r.start_s),
+         "end_s": _opt_float(r.end_s),
+         "segment_id": None if r.segment_index is None else (ids or {}).get(r.segment_index),
+         "text": r.text.strip()}
+        for r in rows
+    ])  # fmt: skip
+    return len(rows)
 
 
 def vector_to_bytes(v: np.ndarray) -> bytes:
@@ -66,21 +131,21 @@ def bytes_to_vector(b: bytes) -> np.ndarray:
     return np.frombuffer(b, dtype="<f4")
 
 
-def replace_vectors(session: Session, asset_id: int, space: str, rows: Iterable[VectorRow]) -> int:
+def replace_vectors(
+    session: Session,
+    asset_id: int,
+    space: str,
+    rows: Iterable[VectorRow],
+    ids: dict[int, int] | None = None,
+) -> int:
+    """Replace the asset's vectors in ``space`` with ``rows`` (float32, little-endian).
+    ``ids``: the asset's segment index -> id map, when the caller has it."""
     session.execute(delete(Vector).where(Vector.asset_id == asset_id, Vector.space == space))
-    ids = segment_ids(session, asset_id)
-    n = 0
-    for r in rows:
-        v = np.asarray(r.vector, dtype=np.float32).ravel()
-        session.add(
-            Vector(
-                space=space,
-                asset_id=asset_id,
-                segment_id=ids.get(r.segment_index) if r.segment_index is not None else None,
-                t_s=r.t_s,
-                dim=int(v.shape[0]),
-                data=vector_to_bytes(v),
-            )
-        )
-        n += 1
-    return n
+    rows = list(rows)
+    if not rows:
+        return 0
+    if ids is None and any(r.segment_index is not None for r in rows):
+        ids = segment_ids(session, asset_id)
+    values = [_vector_values(space, asset_id, r, ids) for r in rows]
+    session.execute(insert(Vector.__table__), values)
+    return len(values)

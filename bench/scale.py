@@ -21,6 +21,7 @@ keyframe. Generation is seeded: the same size gives the same archive.
 
     python bench/scale.py [--sizes 10000,100000] [--backends sqlite,postgresql]
                           [--dir DIR] [--keep] [--reuse] [--repeat 5]
+                          [--jobs-per-write 1]
 
 ``--keep`` leaves the databases (under --dir, and PostgreSQL databases
 ``assetdb_scale_<n>``, see --pg-prefix); ``--reuse`` searches a kept database instead
@@ -60,6 +61,10 @@ RATE = Fraction(25)
 TIME_BASE = Fraction(1, 25)
 KEYFRAME_EVERY_S = 8.0
 ASSETS_PER_PLAN = 500  # new asset rows per planning transaction (as ingest plans a batch)
+# jobs whose results the writer stores in one transaction (--jobs-per-write): 1 is a
+# writer that keeps up with its workers; one that falls behind takes every job finished
+# since its last write (indexer.runners.run_local_batches)
+JOBS_PER_WRITE = 1
 PROJECTS = 40
 REELS = 25
 COCO = ["person", "car", "dog", "cat", "bicycle", "bird", "boat", "bus", "chair", "cup",
@@ -221,6 +226,21 @@ def catalogue_outcome(arch: Archive, aid: int, a: Synth, data_dir: Path, rng):
     return StageOutcome(STAGE, VERSION, True, result, seconds=0.01)
 
 
+def _jobs(results: list) -> list[list]:
+    """Results in jobs of up to DEFAULT_BATCH_SIZE keyframes (a bigger one alone)."""
+    from indexer.schedule import DEFAULT_BATCH_SIZE
+
+    jobs, job, cost = [], [], 0
+    for r in results:
+        n = len(r.work.keyframes)
+        if job and cost + n > DEFAULT_BATCH_SIZE:
+            jobs.append(job)
+            job, cost = [], 0
+        job.append(r)
+        cost += n
+    return [*jobs, job] if job else jobs
+
+
 def write_archive(store, arch: Archive, total: int) -> dict:
     """Write ``total`` shots the way ingest does: plan (asset rows), then per asset the
     catalogue and each extractor result through ``indexer.writer``."""
@@ -231,10 +251,12 @@ def write_archive(store, arch: Archive, total: int) -> dict:
     from indexer.extractors import get_extractor
     from indexer.extractors.concepts import KeyframeVectors
     from indexer.extractors.objects import FrameObjects, ObjectsResult
-    from indexer.work import StageOutcome
+    from indexer.schedule import CATALOGUE_BATCH_FILES
+    from indexer.work import StageOutcome, TaskResult
 
     clip = get_extractor("clip", model=MODEL, pretrained=None)
     objects = get_extractor("objects")
+    extractor = {"clip": clip, "objects": objects}.get
     data_dir = Path(store.settings.data_dir)
     t0 = time.perf_counter()
     shots = keyframes = vectors = 0
@@ -249,13 +271,22 @@ def write_archive(store, arch: Archive, total: int) -> dict:
             s.add_all(rows)
             s.flush()
             ids = [r.id for r in rows]
+        # as ingest writes them (indexer.ingest): each job's results in one transaction,
+        # the catalogues CATALOGUE_BATCH_FILES files a job, then each model stage in jobs
+        # of up to DEFAULT_BATCH_SIZE keyframes (indexer.schedule)
+        cats, works, rngs = [], [], []
         for aid, (i, a) in zip(ids, batch, strict=True):
             rng = np.random.default_rng(7_000_001 + i)
             outcome = catalogue_outcome(arch, aid, a, data_dir, rng)
-            written = writer.write_catalogue(store, aid, outcome)
-            assert written is not None and written.error is None, written
-            work = work_from_result(aid, Path(a.path), data_dir, outcome.result)
-            writer.attach_segment_ids(store, work)
+            works.append(work_from_result(aid, Path(a.path), data_dir, outcome.result))
+            cats.append(TaskResult(aid, outcome, [], works[-1]))
+            rngs.append(rng)
+        per_write = CATALOGUE_BATCH_FILES * JOBS_PER_WRITE
+        for j in range(0, len(cats), per_write):
+            for w in writer.write_results(store, cats[j:j + per_write], extractor):
+                assert w is not None and w.catalogue.error is None, w
+        visual, found = [], []
+        for work, rng in zip(works, rngs, strict=True):
             kfs = work.keyframes
             shots += len(work.segments)
             keyframes += len(kfs)
@@ -263,11 +294,10 @@ def write_archive(store, arch: Archive, total: int) -> dict:
                 continue
             vecs = arch.space.sample(rng, len(kfs))
             vectors += len(kfs)
-            visual = KeyframeVectors(rows=[(k.segment_index, k.time_s, vecs[j])
-                                           for j, k in enumerate(kfs)], space=SPACE)
-            err = writer.write_stage(store, work, StageOutcome(clip.name, clip.version, True,
-                                                               visual), clip)
-            assert err is None, err
+            visual.append(TaskResult(work.asset_id, None, [StageOutcome(
+                clip.name, clip.version, True,
+                KeyframeVectors(rows=[(k.segment_index, k.time_s, vecs[j])
+                                      for j, k in enumerate(kfs)], space=SPACE))], work))
             frames = []
             for k in kfs:
                 n = int(rng.choice(4, p=[0.3, 0.4, 0.2, 0.1]))
@@ -275,10 +305,15 @@ def write_archive(store, arch: Archive, total: int) -> dict:
                 frames.append(FrameObjects(k.segment_index, k.ts, k.time_s, k.frame, [
                     Detection(lb, float(rng.uniform(0.3, 0.99)), (0.1, 0.1, 0.5, 0.5))
                     for lb in labels]))
-            err = writer.write_stage(store, work, StageOutcome(
-                objects.name, objects.version, True, ObjectsResult("ssd-mobilenet-v2", frames)),
-                objects)
-            assert err is None, err
+            found.append(TaskResult(work.asset_id, None, [StageOutcome(
+                objects.name, objects.version, True,
+                ObjectsResult("ssd-mobilenet-v2", frames))], work))
+        for results in (visual, found):
+            jobs = _jobs(results)
+            for j in range(0, len(jobs), JOBS_PER_WRITE):
+                for w in writer.write_results(store, [r for job in jobs[j:j + JOBS_PER_WRITE]
+                                                      for r in job], extractor):
+                    assert w is not None and not w.stage_errors, w
 
     for i, a in arch.shots(total):
         batch.append((i, a))
@@ -293,7 +328,8 @@ def write_archive(store, arch: Archive, total: int) -> dict:
     if batch:
         flush(batch)
     dt = time.perf_counter() - t0
-    return {"shots": shots, "keyframes": keyframes, "vectors": vectors, "write_s": dt}
+    return {"shots": shots, "keyframes": keyframes, "vectors": vectors, "write_s": dt,
+            "jobs_per_write": JOBS_PER_WRITE}
 
 
 # ------------------------------------------------------------------ databases
@@ -480,10 +516,13 @@ def main() -> None:
                     help="write (and keep) the archives, measure nothing else")
     ap.add_argument("--pg-prefix", default="assetdb_scale",
                     help="PostgreSQL databases are named PREFIX_<size>")
+    ap.add_argument("--jobs-per-write", type=int, default=1,
+                    help="finished jobs the writer stores in one transaction (default 1)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
-    global PG_PREFIX
+    global PG_PREFIX, JOBS_PER_WRITE
     PG_PREFIX = args.pg_prefix
+    JOBS_PER_WRITE = max(1, args.jobs_per_write)
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     backends = [b.strip().replace("postgres", "postgresql").replace("postgresqlql", "postgresql")
                 for b in args.backends.split(",") if b.strip()]

@@ -160,12 +160,13 @@ def ingest(
     written: set[int] = set()
 
     try:
-        results = (runners.run_local(tasks, workers, batch_size) if ray_address is None
-                   else runners.run_ray(tasks, ray_address, batch_size))
-        for result in results:
-            _write_result(store, result, options, report, written)
-            if result.complete:
-                emit("done", {"asset_id": result.asset_id})
+        batches = (runners.run_local_batches(tasks, workers, batch_size) if ray_address is None
+                   else runners.run_ray_batches(tasks, ray_address, batch_size))
+        for results in batches:  # each list in one transaction
+            _write_results(store, results, options, report, written)
+            for result in results:
+                if result.complete:
+                    emit("done", {"asset_id": result.asset_id})
     except KeyboardInterrupt:
         report.interrupted = True
         raise
@@ -324,29 +325,42 @@ def _mark_missing(
     return pruned
 
 
+def _write_results(store: Store, results: list[TaskResult], options: dict,
+                   report: IngestReport, written_ids: set[int]) -> None:
+    """Write results in one transaction: assets' catalogues, or some of their extractor
+    outcomes (an asset's results can come in several parts; it counts once as indexed)."""
+    stored = writer.write_results(store, results, lambda name: _extractor(name, options))
+    for result, written in zip(results, stored, strict=True):
+        _count_result(store, result, written, report, written_ids)
+
+
 def _write_result(store: Store, result: TaskResult, options: dict, report: IngestReport,
                   written_ids: set[int]) -> None:
-    """Write one result: an asset's catalogue, or some of its extractor outcomes (an
-    asset's results can come in several parts; it counts once as indexed)."""
+    _write_results(store, [result], options, report, written_ids)
+
+
+def _count_result(store: Store, result: TaskResult, written: writer.ResultWrite | None,
+                  report: IngestReport, written_ids: set[int]) -> None:
+    work = result.work
+    if written is None:  # the asset is gone
+        return
     if result.catalogue is not None:
-        written = writer.write_catalogue(store, result.asset_id, result.catalogue)
-        if written is None:
-            return
-        if written.error is not None:
-            report.failed.append({"path": written.path, "error": written.error})
+        if written.catalogue.error is not None:
+            report.failed.append({"path": written.catalogue.path,
+                                  "error": written.catalogue.error})
             return
         report.stage_seconds[cat.STAGE] = (report.stage_seconds.get(cat.STAGE, 0.0)
                                            + result.catalogue.seconds)
-    work = result.work
     if work is None:
         return
-    writer.attach_segment_ids(store, work)
+    path = None
     for outcome in result.stages:
-        error = writer.write_stage(store, work, outcome, _extractor(outcome.name, options))
+        error = written.stage_errors.get(outcome.name)
         if error is not None:
-            with store.session() as s:
-                asset = s.get(Asset, work.asset_id)
-                path = asset.path if asset else display_path(work.path)
+            if path is None:
+                with store.session() as s:
+                    asset = s.get(Asset, work.asset_id)
+                    path = asset.path if asset else display_path(work.path)
             report.stage_failures.append({"path": path, "stage": outcome.name, "error": error})
         report.stage_seconds[outcome.name] = (report.stage_seconds.get(outcome.name, 0.0)
                                               + outcome.seconds)

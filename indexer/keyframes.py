@@ -9,6 +9,7 @@ unless the whole stretch is blank.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def choose_keyframes(
     lo, hi = start + trim, end - trim
     bounds = np.linspace(lo, hi, k + 1).astype(int)
     out = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         if b <= a:
             continue
         seg_q = q[a:b].copy()

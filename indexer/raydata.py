@@ -338,11 +338,12 @@ def build(tasks: Sequence[Task], batch_size: int, cpus: float, gpus: float,
     return ds
 
 
-def _results(ds) -> Iterator[TaskResult]:
-    it = iter(ds.iter_rows())
+def _results(ds) -> Iterator[list[TaskResult]]:
+    """The output a block at a time (a block: the assets of one batch of the last stage)."""
+    it = iter(ds.iter_batches(batch_size=None, batch_format="numpy"))
     try:
-        for row in it:
-            yield pickle.loads(row["row"]).result
+        for batch in it:
+            yield [pickle.loads(row).result for row in batch["row"]]
     finally:
         close = getattr(it, "close", None)
         if close is not None:
@@ -352,6 +353,13 @@ def _results(ds) -> Iterator[TaskResult]:
 def run(tasks: list[Task], address: str, batch_size: int = DEFAULT_BATCH_SIZE
         ) -> Iterator[TaskResult]:
     """Run ``tasks`` on Ray and yield one ``TaskResult`` per asset, as they finish."""
+    for results in run_batches(tasks, address, batch_size):
+        yield from results
+
+
+def run_batches(tasks: list[Task], address: str, batch_size: int = DEFAULT_BATCH_SIZE
+                ) -> Iterator[list[TaskResult]]:
+    """``run``, a block of results at a time (the driver writes each in one transaction)."""
     if not tasks:
         return
     started = connect(address)
@@ -366,21 +374,21 @@ def run(tasks: list[Task], address: str, batch_size: int = DEFAULT_BATCH_SIZE
         todo = list(tasks)
         for attempt in range(ATTEMPTS):
             seen: set[int] = set()
-            for result in _results(build(todo, batch_size, cpus, gpus, one_per_block=attempt > 0)):
-                seen.add(result.asset_id)
-                yield result
+            for results in _results(build(todo, batch_size, cpus, gpus,
+                                          one_per_block=attempt > 0)):
+                seen.update(r.asset_id for r in results)
+                yield results
             todo = [t for t in todo if t.asset_id not in seen]
             if not todo:
                 return
             log.warning("%d asset(s) lost with a Ray worker; %s", len(todo),
                         "running them again one by one" if attempt < ATTEMPTS - 1 else
                         "recorded as crashed")
-        for t in todo:
-            yield crashed(t)
+        yield [crashed(t) for t in todo]
     finally:
         if started:
             ray.shutdown()
 
 
 __all__ = ["ExtractorStage", "build", "catalogue_batch", "catalogue_one", "connect", "device_options",
-           "placements", "run"]
+           "placements", "run", "run_batches"]

@@ -2,7 +2,9 @@
 (``indexer.writer``) inside the transaction that records the stage row.
 
 Every function first deletes the extractor's previous rows for the asset, so writing
-again is idempotent. Extractors themselves never touch the database.
+again is idempotent. Extractors themselves never touch the database. Many-row tables
+(detections, OCR lines, sound events, transcript and audio segments) go in as one
+multi-row Core INSERT each.
 """
 
 from __future__ import annotations
@@ -10,10 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
-from assetdb.records import TextRow, VectorRow, replace_texts, replace_vectors, segment_ids
+from assetdb.records import (
+    IN_CHUNK,
+    TextRow,
+    VectorRow,
+    replace_texts,
+    replace_texts_many,
+    replace_vectors,
+    replace_vectors_many,
+    segment_ids,
+)
 from assetdb.schema import (
     AudioSegment,
     AudioTrack,
@@ -32,60 +43,89 @@ def _opt_int(x: Any) -> int | None:
     return None if x is None else int(x)
 
 
+def _ids(session: Session, work: AssetWork) -> dict[int, int]:
+    """The asset's segment index -> SQL id map: from the work item when the writer has
+    filled it in, else read."""
+    if work.segments and all(seg.id is not None for seg in work.segments):
+        return {seg.index: seg.id for seg in work.segments}
+    return segment_ids(session, work.asset_id)
+
+
+def _insert(session: Session, model: Any, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(model.__table__), rows)
+
+
 def store_visual(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
     """concepts / clip: one vector per keyframe in the database's one visual space."""
+    store_visual_many(session, [(work, result)], ext)
+
+
+def store_visual_many(session: Session, items: list[tuple[AssetWork, Any]], ext: Any) -> None:
     from assetdb.spaces import claim_space
 
-    claim_space(session, result.space, ext.model_spec())
-    replace_vectors(
-        session, work.asset_id, result.space,
-        [VectorRow(vector=v, segment_index=int(si), t_s=float(t)) for si, t, v in result.rows],
-    )  # fmt: skip
+    for space in sorted({result.space for _, result in items}):
+        claim_space(session, space, ext.model_spec())
+        replace_vectors_many(session, space, [
+            (work.asset_id,
+             [VectorRow(vector=v, segment_index=int(si), t_s=float(t)) for si, t, v in result.rows],
+             _ids(session, work))
+            for work, result in items if result.space == space
+        ])  # fmt: skip
 
 
 def store_objects(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
+    store_objects_many(session, [(work, result)], ext)
+
+
+def store_objects_many(session: Session, items: list[tuple[AssetWork, Any]], ext: Any) -> None:
     from assetdb.objects import objects_text
     from indexer.extractors.objects import aggregate
 
-    aid = work.asset_id
-    session.execute(delete(ObjectDetection).where(ObjectDetection.asset_id == aid))
-    session.execute(delete(SegmentObject).where(SegmentObject.asset_id == aid))
-    ids = segment_ids(session, aid)
-    for f in result.frames:
-        sid = ids.get(f.segment_index)
-        if sid is None:
-            continue
-        for d in f.detections:
-            x1, y1, x2, y2 = (float(v) for v in d.box)
-            session.add(
-                ObjectDetection(
-                    asset_id=aid, segment_id=sid, ts=int(f.ts), t_s=float(f.t_s),
-                    frame=int(f.frame), label=d.label, score=float(d.score), x1=x1, y1=y1,
-                    x2=x2, y2=y2, detector=result.detector,
+    aids = sorted({work.asset_id for work, _ in items})
+    for i in range(0, len(aids), IN_CHUNK):
+        chunk = aids[i:i + IN_CHUNK]
+        session.execute(delete(ObjectDetection).where(ObjectDetection.asset_id.in_(chunk)))
+        session.execute(delete(SegmentObject).where(SegmentObject.asset_id.in_(chunk)))
+    detections, labelled, texts = [], [], []
+    for work, result in items:
+        aid = work.asset_id
+        ids = _ids(session, work)
+        for f in result.frames:
+            sid = ids.get(f.segment_index)
+            if sid is None:
+                continue
+            for d in f.detections:
+                x1, y1, x2, y2 = (float(v) for v in d.box)
+                detections.append(
+                    {"asset_id": aid, "segment_id": sid, "ts": int(f.ts), "t_s": float(f.t_s),
+                     "frame": int(f.frame), "label": d.label, "score": float(d.score),
+                     "x1": x1, "y1": y1, "x2": x2, "y2": y2, "detector": result.detector}
+                )  # fmt: skip
+        rows = []
+        segs = {s.index: s for s in work.segments}
+        for seg_index, labels in sorted(aggregate(result.frames).items()):
+            sid = ids.get(seg_index)
+            if sid is None:
+                continue
+            for label, st in labels.items():
+                labelled.append(
+                    {"asset_id": aid, "segment_id": sid, "label": label,
+                     "max_score": float(st.max_score), "count": int(st.count),
+                     "frames": int(st.frames)}
+                )  # fmt: skip
+            ordered = sorted(labels, key=lambda lb: -labels[lb].max_score)
+            seg = segs.get(seg_index)
+            rows.append(
+                TextRow(
+                    objects_text(ordered), segment_index=seg_index,
+                    start_s=seg.start_s if seg else None, end_s=seg.end_s if seg else None,
                 )
             )  # fmt: skip
-    texts = []
-    segs = {s.index: s for s in work.segments}
-    for seg_index, labels in sorted(aggregate(result.frames).items()):
-        sid = ids.get(seg_index)
-        if sid is None:
-            continue
-        for label, st in labels.items():
-            session.add(
-                SegmentObject(
-                    asset_id=aid, segment_id=sid, label=label, max_score=float(st.max_score),
-                    count=int(st.count), frames=int(st.frames),
-                )
-            )  # fmt: skip
-        ordered = sorted(labels, key=lambda lb: -labels[lb].max_score)
-        seg = segs.get(seg_index)
-        texts.append(
-            TextRow(
-                objects_text(ordered), segment_index=seg_index,
-                start_s=seg.start_s if seg else None, end_s=seg.end_s if seg else None,
-            )
-        )  # fmt: skip
-    replace_texts(session, aid, "objects", texts)
+        texts.append((aid, "objects", rows, ids))
+    _insert(session, ObjectDetection, detections)
+    _insert(session, SegmentObject, labelled)
+    replace_texts_many(session, ["objects"], texts)
 
 
 def store_ocr(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
@@ -93,26 +133,25 @@ def store_ocr(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
 
     aid = work.asset_id
     session.execute(delete(OcrLine).where(OcrLine.asset_id == aid))
-    ids = segment_ids(session, aid)
-    rows = []
+    ids = _ids(session, work)
+    lines, rows = [], []
     for ln in result.lines:
         sid = ids.get(ln.segment_index)
         if sid is None:
             continue
         x1, y1, x2, y2 = (float(v) for v in ln.box)
-        session.add(
-            OcrLine(
-                asset_id=aid, segment_id=sid, ts=int(ln.ts), t_s=float(ln.t_s),
-                last_t_s=float(ln.last_t_s), text=ln.text, norm=ln.norm,
-                confidence=float(ln.confidence), frames=int(ln.frames), x1=x1, y1=y1, x2=x2,
-                y2=y2,
-            )
+        lines.append(
+            {"asset_id": aid, "segment_id": sid, "ts": int(ln.ts), "t_s": float(ln.t_s),
+             "last_t_s": float(ln.last_t_s), "text": ln.text, "norm": ln.norm,
+             "confidence": float(ln.confidence), "frames": int(ln.frames), "x1": x1,
+             "y1": y1, "x2": x2, "y2": y2}
         )  # fmt: skip
         rows.append(
             TextRow(search_text(ln.text), segment_index=ln.segment_index, start_s=ln.t_s,
                     end_s=ln.last_t_s)
         )  # fmt: skip
-    replace_texts(session, aid, "ocr", rows)
+    _insert(session, OcrLine, lines)
+    replace_texts(session, aid, "ocr", rows, ids)
 
 
 def store_faces(session: Session, work: AssetWork, result: Any, ext: Any) -> None:
@@ -133,7 +172,7 @@ def store_audio(session: Session, work: AssetWork, result: Any, ext: Any) -> Non
     session.execute(delete(AudioTrack).where(AudioTrack.asset_id == aid))
     session.add(AudioTrack(asset_id=aid, status=result.status, reason=result.reason,
                            **result.track))
-    ids = segment_ids(session, aid)
+    ids = _ids(session, work)
     for f in result.segments:
         session.add(
             AudioSegment(
@@ -160,11 +199,13 @@ def store_audio(session: Session, work: AssetWork, result: Any, ext: Any) -> Non
         session, aid, SPACE,
         [VectorRow(vector=f.vector, segment_index=_opt_int(f.index), t_s=f.start_s)
          for f in result.segments if f.vector is not None],
+        ids,
     )  # fmt: skip
     replace_vectors(
         session, aid, DESC_SPACE,
         [VectorRow(vector=f.desc_vector, segment_index=_opt_int(f.index), t_s=f.start_s)
          for f in result.segments if f.vector is not None and f.desc_vector is not None],
+        ids,
     )  # fmt: skip
 
 
@@ -174,7 +215,7 @@ def store_sound_events(session: Session, work: AssetWork, result: Any, ext: Any)
 
     aid = work.asset_id
     session.execute(delete(SoundEvent).where(SoundEvent.asset_id == aid))
-    ids = segment_ids(session, aid)
+    ids = _ids(session, work)
     for sp in result.spans:
         sid = ids.get(sp.index) if sp.index is not None else None
         for e in sp.events:
@@ -190,11 +231,13 @@ def store_sound_events(session: Session, work: AssetWork, result: Any, ext: Any)
         session, aid, "sound",
         [TextRow("; ".join(sp.labels()), _opt_int(sp.index), round(sp.start_s, 3),
                  round(sp.end_s, 3)) for sp in result.spans],
+        ids,
     )  # fmt: skip
     replace_vectors(
         session, aid, SPACE,
         [VectorRow(sp.vector, _opt_int(sp.index), round(sp.start_s, 3))
          for sp in result.spans if sp.vector is not None],
+        ids,
     )  # fmt: skip
 
 
@@ -216,7 +259,7 @@ def store_transcript(session: Session, work: AssetWork, result: Any, ext: Any) -
             segment_count=len(result.lines),
         )
     )
-    ids = segment_ids(session, aid)
+    ids = _ids(session, work)
     for i, line in enumerate(result.lines):
         session.add(
             TranscriptSegment(
@@ -235,11 +278,13 @@ def store_transcript(session: Session, work: AssetWork, result: Any, ext: Any) -
         session, aid, "transcript",
         [TextRow(ln.text, _opt_int(ln.segment_index), round(ln.start_s, 3), round(ln.end_s, 3))
          for ln in result.lines],
+        ids,
     )  # fmt: skip
     replace_vectors(
         session, aid, SPACE,
         [VectorRow(ln.embedding, _opt_int(ln.segment_index), round(ln.start_s, 3))
          for ln in result.lines if ln.embedding is not None],
+        ids,
     )  # fmt: skip
 
 
@@ -259,7 +304,7 @@ def store_interest(session: Session, work: AssetWork, result: Any, ext: Any) -> 
             audio_error=result.audio_error,
         )
     )
-    ids = segment_ids(session, aid)
+    ids = _ids(session, work)
     for s in result.shots:
         sid = ids.get(s["segment_index"])
         if sid is None:
@@ -279,6 +324,7 @@ def store_proxy(session: Session, work: AssetWork, result: Any, ext: Any) -> Non
 
 
 StoreFn = Callable[[Session, AssetWork, Any, Any], None]
+StoreManyFn = Callable[[Session, list[tuple[AssetWork, Any]], Any], None]
 
 STORES: dict[str, StoreFn] = {
     "concepts": store_visual,
@@ -291,4 +337,12 @@ STORES: dict[str, StoreFn] = {
     "transcript": store_transcript,
     "interest": store_interest,
     "proxy": store_proxy,
+}
+
+# the extractors whose rows many assets write at once (the writer's batches; the others
+# are written asset by asset in the same transaction)
+STORES_MANY: dict[str, StoreManyFn] = {
+    "concepts": store_visual_many,
+    "clip": store_visual_many,
+    "objects": store_objects_many,
 }

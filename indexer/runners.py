@@ -65,12 +65,21 @@ def crashed(t: Task) -> TaskResult:
 
 def run_here(tasks: list[Task], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[TaskResult]:
     """Every job in this process, one after the other."""
+    for results in run_here_batches(tasks, batch_size):
+        yield from results
+
+
+def run_here_batches(tasks: list[Task],
+                     batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[list[TaskResult]]:
+    """``run_here``, one list of results per job (the writer stores each in one
+    transaction)."""
     sched = Scheduler(tasks, batch_size=batch_size)
     while (job := sched.next_job()) is not None:
         results = run_batch(job.tasks)
         if job.stage != SHOTS:  # a stretch's analysis is for its catalogue, not the writer
             results = [sched.mark(r) for r in results]
-            yield from results
+            if results:
+                yield results
         sched.finished(job, results)
 
 
@@ -100,11 +109,22 @@ def run_local(
     it: the pool is replaced and each task of that job runs again on its own; a task that
     is lost twice is recorded as failed.
     """
+    for results in run_local_batches(tasks, workers, batch_size):
+        yield from results
+
+
+def run_local_batches(
+    tasks: list[Task], workers: int | None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[list[TaskResult]]:
+    """``run_local``, yielding together the results of every job that has finished
+    since the last yield: the writer stores each list in one transaction, so the further
+    it falls behind the workers, the more it writes a transaction. A job's follow-up
+    jobs are submitted only after its results have been taken."""
     if not tasks:
         return
     n = default_workers() if workers is None else workers
     if n <= 1 or len(tasks) == 1:
-        yield from run_here(tasks, batch_size)
+        yield from run_here_batches(tasks, batch_size)
         return
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
@@ -133,18 +153,24 @@ def run_local(
                 if not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                # the finished jobs' results go to the writer together; the follow-up
+                # jobs they release are submitted only once the writer has them
+                ready: list[TaskResult] = []
                 for f in done:
                     job = pending.pop(f)
                     try:
                         results = f.result()
                     except BrokenProcessPool:
                         broken = True
-                        yield from _after_crash(sched, job, retry, crashes)
+                        for result in _after_crash(sched, job, retry, crashes):
+                            yield [result]
                         continue
                     if job.stage != SHOTS:
                         results = [sched.mark(r) for r in results]
-                        yield from results
+                        ready += results
                     sched.finished(job, results)
+                if ready:
+                    yield ready
         except BaseException:
             for f in pending:
                 f.cancel()
@@ -186,3 +212,11 @@ def run_ray(tasks: list[Task], address: str,
     from indexer import raydata
 
     yield from raydata.run(tasks, address, batch_size)
+
+
+def run_ray_batches(tasks: list[Task], address: str,
+                    batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[list[TaskResult]]:
+    """``run_ray``, a block of results at a time."""
+    from indexer import raydata
+
+    yield from raydata.run_batches(tasks, address, batch_size)

@@ -14,19 +14,19 @@ import logging
 import re
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from assetdb import layout
 from assetdb.db import Store
 from assetdb.errors import AssetdbError
-from assetdb.records import TextRow, replace_texts, segment_ids
+from assetdb.records import IN_CHUNK, TextRow, replace_texts_many, segment_ids
 from assetdb.schema import (
     STATE_FAILED,
     STATE_INDEXED,
@@ -36,8 +36,8 @@ from assetdb.schema import (
     StageRun,
     utcnow,
 )
-from indexer.rows import STORES
-from indexer.work import AssetWork, StageOutcome, one_line
+from indexer.rows import STORES, STORES_MANY
+from indexer.work import AssetWork, StageOutcome, TaskResult, one_line
 
 log = logging.getLogger(__name__)
 
@@ -144,49 +144,213 @@ def words_of_name(name: str) -> str:
 def write_catalogue(store: Store, asset_id: int, outcome: StageOutcome) -> CatalogueWrite | None:
     """Replace an asset's catalogue (probe facts, segments, keyframes, name/tag/sidecar
     text) and drop its other stage rows. None when the asset is gone."""
+    written = write_result(store, asset_id, outcome, None, [], None)
+    return None if written is None else written.catalogue
+
+
+@dataclass
+class ResultWrite:
+    """What ``write_result`` stored: the catalogue's outcome (None when it was not part
+    of the result) and the error of each stage that failed, run or write."""
+
+    catalogue: CatalogueWrite | None
+    stage_errors: dict[str, str]
+
+
+def write_result(
+    store: Store,
+    asset_id: int,
+    catalogue: StageOutcome | None,
+    work: AssetWork | None,
+    stages: list[StageOutcome],
+    extractor: Any,
+) -> ResultWrite | None:
+    """Store one part of an asset's task in one transaction (``write_results`` of one)."""
+    return write_results(store, [TaskResult(asset_id, catalogue, stages, work)], extractor)[0]
+
+
+def write_results(store: Store, results: Sequence[TaskResult],
+                  extractor: Any) -> list[ResultWrite | None]:
+    """Store parts of assets' tasks (a job's results) in one transaction: each one's
+    catalogue (when given) and extractor outcomes with their stage rows
+    (``extractor(name)`` gives the extractor). One per result, in order: None when the
+    asset is gone.
+
+    A failed catalogue writes no stages. A stage whose rows fail to store is recorded as
+    failed with the write's error and the rest stays. Rows go in as one multi-row INSERT
+    per table for all the results (a batch that fails to store is written again result by
+    result, to find the one that fails). The works' segment ids are filled in."""
+    out: list[ResultWrite | None] = [None] * len(results)
     data_dir = Path(store.settings.data_dir)
-    with transaction(store) as s:
-        asset = s.get(Asset, asset_id)
-        if asset is None:
-            return None
-        s.execute(delete(StageRun).where(StageRun.asset_id == asset_id))
-        s.execute(delete(Segment).where(Segment.asset_id == asset_id))
-        if not outcome.ok:
+    kept: list[tuple[int, str]] = []
+    for group in _distinct_assets(range(len(results)), results):
+        with transaction(store) as s:
+            assets = _load_assets(s, sorted({results[i].asset_id for i in group}))
+            live = [i for i in group if results[i].asset_id in assets]
+            cats = [i for i in live if results[i].catalogue is not None]
+            for i, w in zip(cats, _write_catalogues(
+                    s, [(assets[results[i].asset_id], results[i].catalogue) for i in cats],
+                    data_dir), strict=True):
+                out[i] = ResultWrite(w, {})
+                if w.error is None:
+                    kept.append((results[i].asset_id, results[i].catalogue.result.keyframe_dir))
+            for i in live:
+                if out[i] is None:
+                    out[i] = ResultWrite(None, {})
+            stage = [i for i in live if results[i].work is not None
+                     and (out[i].catalogue is None or out[i].catalogue.error is None)]
+            ids = segment_ids_many(s, [results[i].asset_id for i in stage])
+            for i in stage:
+                for seg in results[i].work.segments:
+                    seg.id = ids.get(results[i].asset_id, {}).get(seg.index)
+            names = list(dict.fromkeys(o.name for i in stage for o in results[i].stages))
+            for name in names:
+                todo = [(i, o) for i in stage for o in results[i].stages if o.name == name]
+                for (i, _), error in zip(todo, _write_stages(
+                        s, [(results[i].work, o) for i, o in todo], extractor(name)),
+                        strict=True):
+                    if error is not None:
+                        out[i].stage_errors[name] = error
+    for asset_id, keyframe_dir in kept:  # keyframes of older versions are unused now
+        layout.remove_old_keyframes(data_dir, asset_id, keyframe_dir)
+    return out
+
+
+def _distinct_assets(indexes: Iterable[int], results: Sequence[TaskResult]) -> Iterator[list[int]]:
+    """Consecutive runs of results with no asset twice (each run is one transaction)."""
+    group: list[int] = []
+    seen: set[int] = set()
+    for i in indexes:
+        if results[i].asset_id in seen:
+            yield group
+            group, seen = [], set()
+        group.append(i)
+        seen.add(results[i].asset_id)
+    if group:
+        yield group
+
+
+def _load_assets(s: Session, asset_ids: list[int]) -> dict[int, Asset]:
+    assets: dict[int, Asset] = {}
+    for i in range(0, len(asset_ids), IN_CHUNK):
+        for a in s.execute(select(Asset).where(Asset.id.in_(asset_ids[i:i + IN_CHUNK]))).scalars():
+            assets[a.id] = a
+    return assets
+
+
+def segment_ids_many(s: Session, asset_ids: list[int]) -> dict[int, dict[int, int]]:
+    """Each asset's segment index -> SQL id map."""
+    out: dict[int, dict[int, int]] = {}
+    aids = sorted(set(asset_ids))
+    for i in range(0, len(aids), IN_CHUNK):
+        for aid, index, sid in s.execute(
+            select(Segment.asset_id, Segment.index, Segment.id)
+            .where(Segment.asset_id.in_(aids[i:i + IN_CHUNK]))
+        ):
+            out.setdefault(aid, {})[index] = sid
+    return out
+
+
+def _write_catalogues(s: Session, items: list[tuple[Asset, StageOutcome]],
+                      data_dir: Path) -> list[CatalogueWrite]:
+    """Replace the catalogues of ``items`` (asset, outcome): probe facts, segments,
+    keyframes and name/path/tag/sidecar texts; their other stage rows go."""
+    if not items:
+        return []
+    aids = sorted(a.id for a, _ in items)
+    for i in range(0, len(aids), IN_CHUNK):
+        chunk = aids[i:i + IN_CHUNK]
+        s.execute(delete(StageRun).where(StageRun.asset_id.in_(chunk)))
+        s.execute(delete(Segment).where(Segment.asset_id.in_(chunk)))
+    out = []
+    for asset, outcome in items:
+        if outcome.ok:
+            _store_probe(asset, outcome.result.probe)
+        else:
             asset.state = STATE_FAILED
             asset.error = outcome.error
-            s.add(StageRun(asset_id=asset_id, stage=outcome.name, version=outcome.version,
-                           state=FAILED, error=outcome.error, seconds=outcome.seconds))
-            return CatalogueWrite(asset.path, outcome.error)
-        r = outcome.result
-        _store_probe(asset, r.probe)
-        s.flush()
-        for seg in r.segments:
-            row = Segment(
-                asset_id=asset_id, index=int(seg.index), kind=seg.kind,
-                time_base_num=seg.time_base.numerator, time_base_den=seg.time_base.denominator,
-                start_ts=int(seg.start_ts), end_ts=int(seg.end_ts),
-                start_frame=int(seg.start_frame), end_frame=int(seg.end_frame),
-                rate_num=seg.rate.numerator if seg.rate else None,
-                rate_den=seg.rate.denominator if seg.rate else None,
-                transition=seg.transition,
-            )  # fmt: skip
-            for k in seg.keyframes:
-                # plain ints: a numpy integer is stored by SQLite as a blob of raw bytes
-                row.keyframes.append(Keyframe(
-                    ts=int(k.ts), frame=int(k.frame),
-                    path=Path(k.path).relative_to(data_dir).as_posix(),
-                    width=int(k.width), height=int(k.height), quality=float(k.quality),
-                    stats={n: float(v) for n, v in (k.stats or {}).items()},
-                ))  # fmt: skip
-            s.add(row)
-        s.flush()
-        _store_catalogue_texts(s, asset, r)
-        s.add(StageRun(asset_id=asset_id, stage=outcome.name, version=outcome.version,
-                       state=DONE, seconds=outcome.seconds))
-        written = CatalogueWrite(asset.path, None, asset.duration_s)
-    # keyframes of an older version of this file are no longer referenced
-    layout.remove_old_keyframes(data_dir, asset_id, r.keyframe_dir)
-    return written
+        out.append(CatalogueWrite(asset.path, outcome.error,
+                                  asset.duration_s if outcome.ok else None))
+    s.flush()
+    ok = [(a, o.result) for a, o in items if o.ok]
+    segments = [(a.id, seg) for a, r in ok for seg in r.segments]
+    seg_ids: list[int] = []
+    if segments:
+        # one multi-row INSERT .. RETURNING for the segments, one for their keyframes
+        seg_ids = s.execute(
+            insert(Segment.__table__).returning(Segment.__table__.c.id,
+                                                sort_by_parameter_order=True),
+            [{"asset_id": aid, "index": int(seg.index), "kind": seg.kind,
+              "time_base_num": seg.time_base.numerator,
+              "time_base_den": seg.time_base.denominator,
+              "start_ts": int(seg.start_ts), "end_ts": int(seg.end_ts),
+              "start_frame": int(seg.start_frame), "end_frame": int(seg.end_frame),
+              "rate_num": seg.rate.numerator if seg.rate else None,
+              "rate_den": seg.rate.denominator if seg.rate else None,
+              "transition": seg.transition} for aid, seg in segments],
+        ).scalars().all()  # fmt: skip
+    ids: dict[int, dict[int, int]] = {}
+    for (aid, seg), sid in zip(segments, seg_ids, strict=True):
+        ids.setdefault(aid, {})[int(seg.index)] = sid
+    # plain ints: a numpy integer is stored by SQLite as a blob of raw bytes
+    keyframes = [
+        {"segment_id": ids[aid][int(seg.index)], "ts": int(k.ts), "frame": int(k.frame),
+         "path": Path(k.path).relative_to(data_dir).as_posix(),
+         "width": int(k.width), "height": int(k.height), "quality": float(k.quality),
+         "stats": {n: float(v) for n, v in (k.stats or {}).items()}}
+        for aid, seg in segments for k in seg.keyframes
+    ]  # fmt: skip
+    if keyframes:
+        s.execute(insert(Keyframe.__table__), keyframes)
+    replace_texts_many(s, list(CATALOGUE_TEXTS), [
+        (a.id, source, rows, ids.get(a.id, {}))
+        for a, r in ok for source, rows in _catalogue_texts(a, r).items()
+    ])  # fmt: skip
+    s.execute(insert(StageRun.__table__), [
+        {"asset_id": a.id, "stage": o.name, "version": o.version,
+         "state": DONE if o.ok else FAILED, "error": None if o.ok else o.error,
+         "seconds": o.seconds} for a, o in items
+    ])  # fmt: skip
+    return out
+
+
+def _write_stages(s: Session, items: list[tuple[AssetWork, StageOutcome]],
+                  ext: Any) -> list[str | None]:
+    """One extractor's outcomes for several assets, with their stage rows; the error
+    recorded for each (the run's or the write's), None where done."""
+    if not items:
+        return []
+    errors: list[str | None] = [o.error for _, o in items]
+    ok = [j for j, (_, o) in enumerate(items) if o.ok]
+    many = STORES_MANY.get(ext.name)
+    stored = False
+    if many is not None and len(ok) > 1:
+        try:
+            with s.begin_nested():
+                many(s, [(items[j][0], items[j][1].result) for j in ok], ext)
+            stored = True
+        except Exception:  # find the result that fails: one by one below
+            log.debug("writing %s for %d assets failed", ext.name, len(ok), exc_info=True)
+    if not stored:
+        for j in ok:
+            work, outcome = items[j]
+            try:
+                with s.begin_nested():
+                    STORES[ext.name](s, work, outcome.result, ext)
+            except Exception as exc:  # a failed write is recorded like a failed run
+                log.debug("writing %s failed", ext.name, exc_info=True)
+                errors[j] = one_line(exc)
+    aids = sorted({work.asset_id for work, _ in items})
+    for i in range(0, len(aids), IN_CHUNK):
+        s.execute(delete(StageRun).where(StageRun.asset_id.in_(aids[i:i + IN_CHUNK]),
+                                         StageRun.stage == ext.name))
+    s.execute(insert(StageRun.__table__), [
+        {"asset_id": work.asset_id, "stage": outcome.name, "version": outcome.version,
+         "state": DONE if error is None else FAILED, "error": error,
+         "seconds": outcome.seconds}
+        for (work, outcome), error in zip(items, errors, strict=True)
+    ])  # fmt: skip
+    return errors
 
 
 def _store_probe(asset: Asset, p: Any) -> None:
@@ -213,15 +377,19 @@ def _store_probe(asset: Asset, p: Any) -> None:
     asset.indexed_at = utcnow()
 
 
-def _store_catalogue_texts(s: Session, asset: Asset, r: Any) -> None:
+CATALOGUE_TEXTS = ("filename", "path", "tags", "sidecar")
+
+
+def _catalogue_texts(asset: Asset, r: Any) -> dict[str, list[TextRow]]:
     path = Path(asset.path)
-    replace_texts(s, asset.id, "filename", [TextRow(words_of_name(path.name))])
-    replace_texts(s, asset.id, "path",
-                  [TextRow(" ".join(words_of_name(x) for x in path.parent.parts[-4:]))])
     tags = r.probe.tags or {}
     tag_text = " ".join(f"{v}" for k, v in tags.items() if k.lower() not in TECHNICAL_TAGS)
-    replace_texts(s, asset.id, "tags", [TextRow(tag_text)])
-    replace_texts(s, asset.id, "sidecar", [TextRow(t) for t in r.sidecars.values()])
+    return {
+        "filename": [TextRow(words_of_name(path.name))],
+        "path": [TextRow(" ".join(words_of_name(x) for x in path.parent.parts[-4:]))],
+        "tags": [TextRow(tag_text)],
+        "sidecar": [TextRow(t) for t in r.sidecars.values()],
+    }
 
 
 def attach_segment_ids(store: Store, work: AssetWork) -> None:
@@ -238,20 +406,8 @@ def attach_segment_ids(store: Store, work: AssetWork) -> None:
 def write_stage(store: Store, work: AssetWork, outcome: StageOutcome, ext: Any) -> str | None:
     """Store one extractor's outcome with its stage row in one transaction. Returns the
     error recorded (the run's, or the write's when storing fails), None when done."""
-    error = outcome.error
-    with transaction(store) as s:
-        if s.get(Asset, work.asset_id) is None:
-            return None
-        if outcome.ok:
-            try:
-                with s.begin_nested():
-                    STORES[outcome.name](s, work, outcome.result, ext)
-            except Exception as exc:  # a failed write is recorded like a failed run
-                log.debug("writing %s failed", outcome.name, exc_info=True)
-                error = one_line(exc)
-        set_stage_run(s, work.asset_id, outcome.name, outcome.version, error=error,
-                      seconds=outcome.seconds)
-    return error
+    written = write_result(store, work.asset_id, None, work, [outcome], lambda name: ext)
+    return None if written is None else written.stage_errors.get(outcome.name)
 
 
 def store_result(store: Store, work: AssetWork, ext: Any, result: Any, seconds: float = 0.0) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session
 
 from assetdb import layout
 from assetdb.schema import Asset, StageRun
@@ -77,18 +76,18 @@ def test_ctrl_c_during_a_commit_waits_for_it(store, tmp_path: Path) -> None:
     video = make_video(tmp_path / "a.mp4", shots_s=[0.5, 0.5], audio=False)
     fired: list[bool] = []
 
-    def interrupt_once(session: Session, _ctx) -> None:
-        if not fired and any(isinstance(o, StageRun) and o.stage == "catalogue"
-                             for o in session.new):
+    def interrupt_once(_conn, _cursor, statement: str, *_args) -> None:
+        # the catalogue's stage row is written: the transaction is about to commit
+        if not fired and statement.lstrip().upper().startswith("INSERT INTO STAGE_RUNS"):
             fired.append(True)
             os.kill(os.getpid(), signal.SIGINT)
 
-    event.listen(Session, "after_flush", interrupt_once)
+    event.listen(store.engine, "after_cursor_execute", interrupt_once)
     try:
         with pytest.raises(KeyboardInterrupt):
             ingest(store, [video], workers=1, extractors=[])
     finally:
-        event.remove(Session, "after_flush", interrupt_once)
+        event.remove(store.engine, "after_cursor_execute", interrupt_once)
     assert fired
     asset = _asset(store, video)
     with store.session() as s:
