@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from assetdb.errors import IndexMismatch, ModelUnavailable, QueryError
-from assetdb.schema import Segment, Vector
+from assetdb.schema import Asset, Segment, Vector
 from assetdb.search.background import query_background
 from assetdb.search.fusion import (
     calibrated_fuse,
@@ -57,6 +57,7 @@ from assetdb.search.hits import (
     SourceScore,
     describe_segments,
     passes,
+    segment_conditions,
     segment_facts,
     thumbnail,
 )
@@ -65,6 +66,7 @@ from assetdb.search.sources import (
     Ranked,
     filter_check,
     filter_segments,
+    filter_sql,
     fts_source,
     search_space,
     shot_vector,
@@ -115,9 +117,125 @@ def query_vector(emb, req: SearchRequest, query: str) -> np.ndarray | None:
     return _unit(sum(w * v for w, v in parts))[None]
 
 
+# A filter-only search reads the matching segments in id order this many rows at a time
+# (times the limit), then FILTER_WALK_GROWTH times more each round, until it has its
+# files: a file has tens of shots, and most of a chunk belongs to files already seen.
+FILTER_WALK_START = 8
+FILTER_WALK_GROWTH = 4
+FILTER_WALK_MAX = 50_000
+RANKS_PER_STATEMENT = 200
+
+
+def _before_or_at(keys: list[tuple[Any, bool]], values: tuple) -> Any:
+    """``keys`` (expression, descending) at or before ``values`` in that order."""
+    (expr, desc), *rest = keys
+    (v, *more) = values
+    if not rest:
+        return expr >= v if desc else expr <= v
+    ahead = expr > v if desc else expr < v
+    return or_(ahead, and_(expr == v, _before_or_at(rest, tuple(more))))
+
+
+def filter_only_search(store, req: SearchRequest) -> list[SearchHit] | None:
+    """A search with filters and nothing to rank by (calibrated fusion), paged in SQL:
+    the same hits as the general path, which lists every matching segment, reads its
+    facts and fuses them all. Every match is fully relevant (score 1), so hits come in
+    segment-id order, one a file (its first matching segment, with the number of its
+    other matching segments) unless ``all_shots``; the filter's rank of each hit (the
+    surest object/sound first, else catalogue order) is counted in SQL. None when a
+    filter has no exact SQL form (see :func:`assetdb.search.hits.segment_conditions`)."""
+    conds = segment_conditions(req, store.dialect)
+    if conds is None:
+        return None
+    with store.session() as s:
+        fsql = filter_sql(s, req)
+        base, conds = conds, conds + fsql.conditions
+        narrowed = bool(req.persons or req.objects or req.sounds)
+
+        def matching(*cols, tables: list | None = None):
+            stmt = select(*cols).select_from(Segment).join(Asset, Asset.id == Segment.asset_id)
+            if not tables:
+                return stmt.where(*conds)
+            for t in tables:  # the score's tables stand for their conditions
+                stmt = stmt.join(t, t.c.sid == Segment.id)
+            return stmt.where(*base, *fsql.others)
+
+        # the first `limit` files in segment-id order
+        shown: list[int] = []
+        files: dict[int, int] = {}
+        last = 0
+        chunk = max(req.limit * FILTER_WALK_START, 64)
+        while len(shown) < req.limit:
+            rows = s.execute(matching(Segment.id, Segment.asset_id).where(Segment.id > last)
+                             .order_by(Segment.id).limit(chunk)).all()
+            for sid, aid in rows:
+                if req.all_shots or aid not in files:
+                    files.setdefault(aid, sid)
+                    shown.append(sid)
+                    if len(shown) >= req.limit:
+                        break
+            if len(rows) < chunk:
+                break
+            last = rows[-1][0]
+            chunk = min(FILTER_WALK_MAX, chunk * FILTER_WALK_GROWTH)
+        if not shown:
+            return []
+        others: dict[int, int] = {}
+        if not req.all_shots:
+            for aid, n in s.execute(matching(Segment.asset_id, func.count())
+                                    .where(Segment.asset_id.in_(sorted(files)))
+                                    .group_by(Segment.asset_id)):
+                others[files[aid]] = int(n) - 1
+        info = segment_facts(store, shown)
+        # the filter's order: the surest object/sound first (ties by id), the persons
+        # filter alone by id, else catalogue order
+        score: dict[int, float] = {sid: 0.0 for sid in shown}
+        tables, by_score = fsql.scoring()
+        if by_score is not None:
+            shown_tables, shown_score = fsql.scoring(shown)
+            for sid, sc in s.execute(matching(Segment.id, shown_score, tables=shown_tables)):
+                score[sid] = float(sc)
+            keys = [(by_score, True), (Segment.id, False)]
+            value = {sid: (score[sid], sid) for sid in shown}
+        elif narrowed:
+            keys = [(Segment.id, False)]
+            value = {sid: (sid,) for sid in shown}
+        else:
+            keys = [(Segment.asset_id, False), (Segment.index, False)]
+            value = {sid: (info[sid].asset_id, info[sid].index) for sid in shown}
+        # a hit's rank counts the matches before it: only those up to the last shown
+        last_key = max(value.values(), key=lambda v: tuple(-x if d else x for x, (_, d)
+                                                            in zip(v, keys, strict=True)))
+        window = func.row_number().over(order_by=[e.desc() if d else e for e, d in keys])
+        ranked = matching(Segment.id.label("sid"), window.label("rk"),
+                          tables=tables if by_score is not None else None) \
+            .where(_before_or_at(keys, last_key)).subquery()
+        rank: dict[int, int] = {}
+        for i in range(0, len(shown), RANKS_PER_STATEMENT):
+            part = shown[i : i + RANKS_PER_STATEMENT]
+            rank.update((sid, int(rk)) for sid, rk in s.execute(
+                select(ranked.c.sid, ranked.c.rk).where(ranked.c.sid.in_(part))))
+    describe_segments(store, [info[sid] for sid in shown])
+    hits = []
+    for sid in shown:
+        si = info[sid]
+        hits.append(SearchHit(
+            asset_id=si.asset_id, path=si.path, kind=si.kind, segment_id=sid,
+            segment_index=si.index, start_s=round(si.start_s, 6), end_s=round(si.end_s, 6),
+            tc_in=si.tc_in, tc_out=si.tc_out, score=1.0, thumbnail=thumbnail(si, None),
+            sources={"filter": SourceScore(rank[sid], score[sid], 1.0, 1.0)},
+            other_shots=None if req.all_shots else others.get(sid, 0),
+        ))
+    return hits
+
+
 def search(store, req: SearchRequest) -> list[SearchHit]:
     """The best segments for ``req``, best first (see the module docstring)."""
     validate_request(req)
+    if not req.has_ranking() and req.fusion == "calibrated":
+        hits = filter_only_search(store, req)
+        if hits is not None:
+            return hits
     calibrated = req.fusion == "calibrated"
     weights = {**DEFAULT_WEIGHTS, **req.weights}
     check = filter_check(store, req) if req.has_ranking() else None
@@ -223,7 +341,9 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         weights["filter"] = 1.0
 
     candidates = sorted({seg for r in sources.values() for seg in r.scores})
-    keep = admit(candidates)
+    # unfiltered, every candidate is kept and only the ranked ones below need facts: a
+    # file-level text row stands for each of its segments (tens of thousands at 100k shots)
+    keep = admit(candidates) if filtered else set(candidates)
 
     rankings: dict[str, list[tuple[int, float]]] = {}
     for name, r in sources.items():
@@ -237,8 +357,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                             competition_ranks([sc for _, sc in items]), strict=True))
              for name, items in rankings.items()}
 
-    per_seg: dict[int, dict[str, SourceScore]] = {}
-    total: dict[int, float] = {}
+    total: dict[int, float] = {}  # a hit's sources are described for the hits shown only
     if calibrated:
         raw = {name: dict(items) for name, items in rankings.items() if name != "filter"}
         # the visual curve was fitted on the concepts space; another model's cosines
@@ -252,11 +371,11 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                 fused_c[seg]["filter"] = (1.0, 1.0)
         for seg, parts in fused_c.items():
             total[seg] = noisy_or([c for _, c in parts.values()])
-            per_seg[seg] = {
-                name: SourceScore(ranks[name][seg], sources[name].scores[seg], round(c, 6),
-                                  round(rel, 6))
-                for name, (rel, c) in parts.items()
-            }
+
+        def source_scores(seg: int) -> dict[str, SourceScore]:
+            return {name: SourceScore(ranks[name][seg], sources[name].scores[seg], round(c, 6),
+                                      round(rel, 6))
+                    for name, (rel, c) in fused_c[seg].items()}
         if req.cutoff is not None:
             cutoff = req.cutoff
         else:
@@ -268,8 +387,10 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         fused = rrf_fuse(rankings, weights)
         for seg, parts in fused.items():
             total[seg] = sum(c for _, c in parts.values())
-            per_seg[seg] = {name: SourceScore(rank, sources[name].scores[seg], contrib)
-                            for name, (rank, contrib) in parts.items()}
+
+        def source_scores(seg: int) -> dict[str, SourceScore]:
+            return {name: SourceScore(rank, sources[name].scores[seg], contrib)
+                    for name, (rank, contrib) in fused[seg].items()}
         cutoff = None
     order = sorted(total, key=lambda seg: (-total[seg], seg))
     weak: set[int] = set()
@@ -285,6 +406,10 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
         order = [seg for seg in order if not best or total[seg] >= req.cutoff * best]
 
     grouped = not req.all_shots
+    if not filtered:
+        need = order if grouped else order[: req.limit]
+        info.update(segment_facts(store, [seg for seg in need if seg not in info]))
+        order = [seg for seg in need if seg in info]
     others: dict[int, int] = defaultdict(int)
     if grouped:
         first: dict[int, int] = {}
@@ -315,7 +440,7 @@ def search(store, req: SearchRequest) -> list[SearchHit]:
                 asset_id=si.asset_id, path=si.path, kind=si.kind, segment_id=seg,
                 segment_index=si.index, start_s=round(si.start_s, 6), end_s=round(si.end_s, 6),
                 tc_in=si.tc_in, tc_out=si.tc_out, score=round(total[seg], 6),
-                thumbnail=thumbnail(si, t), sources=per_seg[seg],
+                thumbnail=thumbnail(si, t), sources=source_scores(seg),
                 snippet=snippet, other_shots=others.get(seg, 0) if grouped else None,
                 weak=seg in weak,
             )

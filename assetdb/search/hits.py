@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Float, cast, func, literal, or_, select
 
 from assetdb.schema import Asset, Keyframe, Segment
 from assetdb.search.request import SearchRequest
@@ -142,6 +142,68 @@ def passes(info: SegInfo, req: SearchRequest) -> bool:
     if req.min_duration is not None and dur < req.min_duration:
         return False
     return not (req.max_duration is not None and dur > req.max_duration)
+
+
+def _like_pattern(glob: str) -> str:
+    """A glob with only ``*`` and ``?`` as the equivalent LIKE pattern (escape ``\\``)."""
+    out = []
+    for ch in glob:
+        if ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_\\":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def segment_conditions(req: SearchRequest, dialect: str) -> list | None:
+    """:func:`passes` as SQL conditions over ``segments`` joined to ``assets``, true of
+    exactly the same segments; None when a filter has no exact SQL form here: a path
+    glob with a ``[set]`` (fnmatch's sets differ from GLOB's and LIKE has none), or a
+    time zone on after/before (the stored times are naive; passes() refuses to
+    compare them)."""
+    conds: list = []
+    if req.kind:
+        conds.append(Asset.kind == req.kind)
+    if req.path:
+        if "[" in req.path:
+            return None
+        # the name: what follows the last "/" (asset paths are normalised file paths, so
+        # this is Path(path).name)
+        if dialect == "sqlite":
+            name = func.substr(Asset.path, func.length(
+                func.rtrim(Asset.path, func.replace(Asset.path, "/", ""))) + 1)
+            # without sets GLOB is fnmatchcase: "*", "?", case-sensitive, no escapes
+            conds.append(or_(Asset.path.op("GLOB")(req.path), name.op("GLOB")(req.path)))
+        else:
+            name = func.regexp_replace(Asset.path, "^.*/", "")
+            like = _like_pattern(req.path)
+            conds.append(or_(Asset.path.like(like, escape="\\"),
+                             name.like(like, escape="\\")))
+    for when in (req.after, req.before):
+        if when is not None and (not isinstance(when, datetime) or when.tzinfo is not None):
+            return None
+    if req.after:
+        conds.append(Asset.created_at.is_not(None))
+        conds.append(Asset.created_at >= req.after)
+    if req.before:
+        conds.append(Asset.created_at.is_not(None))
+        conds.append(Asset.created_at < req.before)
+    if req.min_duration is not None or req.max_duration is not None:
+        # the same float as SegInfo's: start_ts * num and end_ts * num are exact doubles
+        # (below 2**53), and IEEE division and subtraction round as Python's do
+        def secs(ts):
+            return cast(ts * Segment.time_base_num, Float) / Segment.time_base_den
+
+        dur = secs(Segment.end_ts) - secs(Segment.start_ts)
+        if req.min_duration is not None:
+            conds.append(dur >= literal(float(req.min_duration), Float))
+        if req.max_duration is not None:
+            conds.append(dur <= literal(float(req.max_duration), Float))
+    return conds
 
 
 def thumbnail(info: SegInfo, t: float | None) -> str | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import and_, case, exists, func, literal, select
 
 from assetdb.errors import IndexMismatch, NotFound, QueryError
 from assetdb.records import bytes_to_vector
@@ -336,6 +336,76 @@ def filter_segments(store, req: SearchRequest) -> set[int] | None:
             found = set(segment_sound_scores(s, list(req.sounds)))
             allowed = found if allowed is None else allowed & found
     return allowed
+
+
+def _smaller(a, b):
+    """min(a, b) as Python's min() picks: b only when it is strictly smaller."""
+    return case((b < a, b), else_=a)
+
+
+@dataclass
+class FilterSql:
+    """The persons/objects/sounds filters as SQL over ``segments``: ``conditions`` hold
+    exactly for the segments :func:`filter_segments` allows. :meth:`scoring` gives the
+    segment's object (else sound) score of :func:`assetdb.objects.segment_object_scores`
+    (:func:`assetdb.sound_events.segment_sound_scores`) over tables that only the
+    segments of ``scored`` have: a query with them joined needs only ``others``."""
+
+    others: list = field(default_factory=list)
+    scored: list = field(default_factory=list)
+    score_groups: list = field(default_factory=list)  # (table, conditions) per label group
+
+    @property
+    def conditions(self) -> list:
+        return self.others + self.scored
+
+    def scoring(self, ids: list[int] | None = None) -> tuple[list, object | None]:
+        """(tables, score): a segment's best score per label group (columns sid, top),
+        of the segments ``ids`` only when given, and the score over them."""
+        tables, score = [], None
+        for table, wheres in self.score_groups:
+            best = select(table.segment_id.label("sid"), func.max(table.max_score).label("top")) \
+                .where(table.segment_id.is_not(None), *wheres)
+            if ids is not None:
+                best = best.where(table.segment_id.in_(ids))
+            best = best.group_by(table.segment_id).subquery()
+            tables.append(best)
+            # the largest score of the segment's rows, 0 when none is above 0 (Python's
+            # max over the rows starting from 0.0); the smallest over the groups
+            sc = case((best.c.top > 0.0, best.c.top), else_=literal(0.0))
+            score = sc if score is None else _smaller(score, sc)
+        return tables, score
+
+
+def filter_sql(session, req: SearchRequest) -> FilterSql:
+    """The SQL form of :func:`filter_segments`; the same names raise the same errors
+    (an unknown person, then an unknown object label)."""
+    from assetdb.faces import get_person
+    from assetdb.models.sound_events import LABEL_MIN
+    from assetdb.models.yamnet import resolve_sounds
+    from assetdb.objects import _label_groups
+    from assetdb.schema import Face, SegmentObject, SoundEvent
+
+    out = FilterSql()
+    for name in req.persons:
+        pid = get_person(session, name).id
+        out.others.append(exists().where(Face.segment_id == Segment.id, Face.person_id == pid))
+    groups: list[tuple[object, list]] = []
+    if req.objects:
+        groups += [(SegmentObject, [SegmentObject.label.in_(sorted(g))])
+                   for g in _label_groups(list(req.objects))]
+    if req.sounds:
+        groups += [(SoundEvent, [SoundEvent.class_index.in_(sorted(g)),
+                                 SoundEvent.max_score >= LABEL_MIN])
+                   for g in resolve_sounds(list(req.sounds))]
+    for table, wheres in groups:
+        # the objects give the order when both are asked for
+        scoring = table is SegmentObject or not req.objects
+        cond = exists().where(table.segment_id == Segment.id, and_(*wheres))
+        (out.scored if scoring else out.others).append(cond)
+        if scoring:
+            out.score_groups.append((table, wheres))
+    return out
 
 
 def sound_events_source(store, query: str) -> Ranked | None:
