@@ -105,22 +105,10 @@ def replace_texts(
 ) -> int:
     """Replace the asset's ``source`` texts with ``rows`` (blank ones skipped).
     ``ids``: the asset's segment index -> id map, when the caller has it."""
-    session.execute(
-        delete(TextEntry).where(TextEntry.asset_id == asset_id, TextEntry.source == source)
-    )
-    rows = [r for r in rows if r.text and r.text.strip()]
-    if not rows:
-        return 0
+    rows = list(rows)
     if ids is None and any(r.segment_index is not None for r in rows):
         ids = segment_ids(session, asset_id)
-    session.execute(insert(TextEntry.__table__), [
-        {"asset_id": asset_id, "source": source, "start_s": _opt_float(r.start_s),
-         "end_s": _opt_float(r.end_s),
-         "segment_id": None if r.segment_index is None else (ids or {}).get(r.segment_index),
-         "text": r.text.strip()}
-        for r in rows
-    ])  # fmt: skip
-    return len(rows)
+    return replace_texts_many(session, [source], [(asset_id, source, rows, ids or {})])
 
 
 def vector_to_bytes(v: np.ndarray) -> bytes:
@@ -140,12 +128,7 @@ def replace_vectors(
 ) -> int:
     """Replace the asset's vectors in ``space`` with ``rows`` (float32, little-endian).
     ``ids``: the asset's segment index -> id map, when the caller has it."""
-    session.execute(delete(Vector).where(Vector.asset_id == asset_id, Vector.space == space))
     rows = list(rows)
-    if not rows:
-        return 0
     if ids is None and any(r.segment_index is not None for r in rows):
         ids = segment_ids(session, asset_id)
-    values = [_vector_values(space, asset_id, r, ids) for r in rows]
-    session.execute(insert(Vector.__table__), values)
-    return len(values)
+    return replace_vectors_many(session, space, [(asset_id, rows, ids or {})])

@@ -89,6 +89,9 @@ CASES: list[tuple[str, dict]] = [
     ("kind+object+dur", {"kind": "video", "objects": ["person"], "max_duration": 10.0}),
     ("--all-shots", {"all_shots": True, "limit": 100}),
     ("filter only: --object dog", {"query": None, "objects": ["dog"]}),
+    ("filter only: --kind video", {"query": None, "kind": "video"}),
+    ("filter only: --path glob", {"query": None, "path": "/archive/project_03/*"}),
+    ("filter only: --object giraffe", {"query": None, "objects": ["giraffe"]}),
 ]
 
 
