@@ -209,7 +209,10 @@ def filter_only_search(store, req: SearchRequest) -> list[SearchHit] | None:
         window = func.row_number().over(order_by=[e.desc() if d else e for e, d in keys])
         ranked = matching(Segment.id.label("sid"), window.label("rk"),
                           tables=tables if by_score is not None else None) \
-            .where(_before_or_at(keys, last_key)).subquery()
+            .where(_before_or_at(keys, last_key),
+                   # the same bound on the first key alone, which an index can serve
+                   keys[0][0] >= last_key[0] if keys[0][1] else keys[0][0] <= last_key[0]) \
+            .subquery()
         rank: dict[int, int] = {}
         for i in range(0, len(shown), RANKS_PER_STATEMENT):
             part = shown[i : i + RANKS_PER_STATEMENT]
