@@ -331,6 +331,7 @@ def write_archive(store, arch: Archive, total: int) -> dict:
                       flush=True)
     if batch:
         flush(batch)
+    store.analyze()  # as an ingest that grew the catalogue does (indexer.ingest)
     dt = time.perf_counter() - t0
     return {"shots": shots, "keyframes": keyframes, "vectors": vectors, "write_s": dt,
             "jobs_per_write": JOBS_PER_WRITE}

@@ -207,3 +207,26 @@ def test_a_failed_catalogue_writes_no_stages(store) -> None:
         runs = s.execute(select(StageRun.stage, StageRun.state)).all()
     assert asset.state == "failed" and asset.error == "ValueError: bad header"
     assert runs == [("catalogue", "failed")]
+
+
+def test_an_ingest_that_grows_the_catalogue_refreshes_planner_statistics(store, tmp_path) -> None:
+    """PostgreSQL planned a 1M-shot archive with a small one's statistics (autovacuum off
+    or not yet round): searches took seconds. An ingest that indexed a tenth of the
+    catalogue or more analyses it."""
+    from sqlalchemy import text
+
+    from indexer.ingest import ingest
+    from tests.mediagen import make_video
+
+    video = make_video(tmp_path / "a.mp4", shots_s=[0.5, 0.5], audio=False)
+    report = ingest(store, [video], workers=1, extractors=[])
+    assert report.indexed == 1
+    if store.dialect == "postgresql":
+        with store.engine.connect() as c:
+            analysed = c.execute(text(
+                "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL "
+                "FROM pg_stat_user_tables WHERE relname = 'segments'")).scalar_one()
+        assert analysed
+    store.analyze()  # SQLite: PRAGMA optimize; runs, changes no rows
+    with store.session() as s:
+        assert s.execute(select(Segment.index).order_by(Segment.index)).scalars().all() == [0, 1]
