@@ -106,9 +106,8 @@ def replace_texts(
     """Replace the asset's ``source`` texts with ``rows`` (blank ones skipped).
     ``ids``: the asset's segment index -> id map, when the caller has it."""
     rows = list(rows)
-    if ids is None and any(r.segment_index is not None for r in rows):
-        ids = segment_ids(session, asset_id)
-    return replace_texts_many(session, [source], [(asset_id, source, rows, ids or {})])
+    ids = _resolved(session, asset_id, rows, ids)
+    return replace_texts_many(session, [source], [(asset_id, source, rows, ids)])
 
 
 def vector_to_bytes(v: np.ndarray) -> bytes:
@@ -129,6 +128,13 @@ def replace_vectors(
     """Replace the asset's vectors in ``space`` with ``rows`` (float32, little-endian).
     ``ids``: the asset's segment index -> id map, when the caller has it."""
     rows = list(rows)
+    return replace_vectors_many(session, space,
+                                [(asset_id, rows, _resolved(session, asset_id, rows, ids))])
+
+
+def _resolved(session: Session, asset_id: int, rows: list, ids: dict[int, int] | None
+              ) -> dict[int, int]:
+    """``ids``, or the asset's segment ids read when a row needs them."""
     if ids is None and any(r.segment_index is not None for r in rows):
-        ids = segment_ids(session, asset_id)
-    return replace_vectors_many(session, space, [(asset_id, rows, ids or {})])
+        return segment_ids(session, asset_id)
+    return ids or {}
